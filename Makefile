@@ -1,0 +1,65 @@
+# hatereport: `make run` to serve, `make test` to test. Everything installs itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+LOCALES_DIR := translations
+BABEL_KEYWORDS := --no-default-keywords -k _ -k N_ -k gettext:2 -k ngettext:2,3
+
+.PHONY: run test bench lint typecheck install install-test browser extract update-catalogs \
+        compile-catalogs check-catalogs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed compile-catalogs
+
+install-test: $(VENV)/.installed-test compile-catalogs browser
+
+## Debian's Chromium for the browser tests (never a downloaded browser).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+run: install
+	$(BIN)/hatereport serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(BIN)/python -m ruff check intake bot web tests bench
+	$(BIN)/python -m mypy
+	$(BIN)/python -m pytest
+
+bench: install-test
+	$(BIN)/python bench/chat_bench.py
+
+## Translations: extract marked strings, merge into every catalog, compile .mo files.
+extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --sort-by-file \
+	  -o $(LOCALES_DIR)/messages.pot .
+
+update-catalogs: extract
+	$(BIN)/pybabel update -i $(LOCALES_DIR)/messages.pot -d $(LOCALES_DIR) \
+	  --no-fuzzy-matching
+	$(BIN)/python tools/catalogs.py fill-english
+
+check-catalogs: $(VENV)/.installed
+	$(BIN)/python tools/catalogs.py check
+
+compile-catalogs: $(VENV)/.installed
+	$(BIN)/pybabel compile -d $(LOCALES_DIR) --statistics
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,184 @@
+"""Cases: turning a finished conversation into a structured record, and reading them."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.crypto import keyed_hash
+from intake.models import Case
+
+#: Behaviours that suggest a criminal offence; the officer confirms the classification.
+CRIME_BEHAVIOURS = frozenset({"threats", "harassment", "assault", "property_damage"})
+#: Unambiguous characters for references and codes read aloud or typed on a phone.
+_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def suggest_classification(behaviours: list[str], injuries: bool | None) -> str:
+    """``hate_crime`` when a behaviour or injury suggests an offence, else ``hate_incident``."""
+    if injuries or CRIME_BEHAVIOURS.intersection(behaviours):
+        return "hate_crime"
+    return "hate_incident"
+
+
+def _random_code(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_reference(session: Session) -> str:
+    """A fresh case reference like ``HR-7K3M-Q9PD`` (about 50 bits), unused so far."""
+    while True:
+        reference = f"HR-{_random_code(4)}-{_random_code(4)}"
+        if session.scalar(select(Case.id).where(Case.reference == reference)) is None:
+            return reference
+
+
+def followup_hash(reference: str, code: str) -> str:
+    """The keyed hash stored for an anonymous reporter's reference and secret code."""
+    return keyed_hash(f"followup:{reference.upper()}:{code.upper()}")
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("text")
+    return str(value) if value not in (None, "") else None
+
+
+def _list(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def create_case(
+    session: Session,
+    *,
+    answers: dict[str, Any],
+    channel: str,
+    language: str,
+    urgent: bool,
+    now: datetime,
+) -> tuple[Case, str | None]:
+    """Store a submitted report as a case; returns it and, if anonymous, its secret code."""
+    behaviours = _list(answers.get("behaviours"))
+    motive = _list(answers.get("characteristics"))
+    perpetrator = _list(answers.get("perpetrator"))
+    injuries = None if answers.get("injuries") is None else answers.get("injuries") == "yes"
+    vulnerable = answers.get("vulnerable")
+    anonymous = answers.get("anonymous") != "named"
+    when = answers.get("when")
+    when_date = None
+    if isinstance(when, dict) and when.get("date"):
+        when_date = date.fromisoformat(str(when["date"]))
+    area = answers.get("area")
+    danger = bool(answers.get("_danger"))
+    case = Case(
+        reference=new_reference(session),
+        channel=channel,
+        language=language,
+        created_at=now,
+        danger_now=danger,
+        urgent=bool(urgent or danger or injuries or vulnerable == "yes"),
+        classification=suggest_classification(behaviours, injuries),
+        role=answers.get("role"),
+        anonymous=anonymous,
+        reporter_name=None if anonymous else _text(answers.get("name")),
+        description=_text(answers.get("description")) or "",
+        behaviours=behaviours,
+        characteristics=[value for value in motive if value != "association"],
+        by_association="association" in motive,
+        when_text=_text(when),
+        when_date=when_date,
+        where_type=answers.get("where_type"),
+        place=_text(answers.get("place")),
+        online_platform=_text(answers.get("platform")),
+        area=None if area in (None, "not_sure") else str(area),
+        repeated=answers.get("repeated"),
+        perpetrator_known=("known" in perpetrator) if perpetrator else None,
+        perpetrator_resident=("resident" in perpetrator) if perpetrator else None,
+        perpetrator_staff=("staff" in perpetrator) if perpetrator else None,
+        injuries=injuries,
+        vulnerable_affected=vulnerable,
+        police=answers.get("police"),
+        crime_reference=_text(answers.get("crime_reference")),
+        stop_hate_uk_consent=answers.get("stop_hate") == "yes",
+        support=[value for value in _list(answers.get("support")) if value != "none"],
+        outcome_wanted=_text(answers.get("outcome")),
+        contact_method=None if anonymous else answers.get("contact_method"),
+        contact_details=None if anonymous else _text(answers.get("contact_details")),
+        contact_times=None if anonymous else _text(answers.get("contact_times")),
+        leave_messages=(None if anonymous or answers.get("leave_messages") is None
+                        else answers.get("leave_messages") == "yes"),
+        status="open",
+    )
+    code = None
+    if anonymous:
+        code = _random_code(8)
+        case.followup_code_hash = followup_hash(case.reference, code)
+    session.add(case)
+    session.flush()
+    return case, code
+
+
+def get_case(session: Session, reference: str) -> Case | None:
+    """The case with ``reference`` (case-insensitive), if any."""
+    return session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
+
+
+def list_cases(session: Session, limit: int | None = None) -> list[Case]:
+    """Cases, newest first."""
+    query = select(Case).order_by(Case.created_at.desc(), Case.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def case_to_dict(case: Case) -> dict[str, Any]:
+    """The case under the stable, documented JSON keys (see README: Case JSON)."""
+    return {
+        "reference": case.reference,
+        "channel": case.channel,
+        "language": case.language,
+        "created_at": case.created_at.isoformat(timespec="seconds") + "Z",
+        "status": case.status,
+        "urgent": case.urgent,
+        "danger_now": case.danger_now,
+        "classification": case.classification,
+        "role": case.role,
+        "anonymous": case.anonymous,
+        "reporter_name": case.reporter_name,
+        "description": case.description,
+        "behaviours": list(case.behaviours),
+        "characteristics": list(case.characteristics),
+        "by_association": case.by_association,
+        "when": {
+            "text": case.when_text,
+            "date": case.when_date.isoformat() if case.when_date else None,
+        },
+        "where": {
+            "type": case.where_type,
+            "place": case.place,
+            "online_platform": case.online_platform,
+            "area": case.area,
+        },
+        "repeated": case.repeated,
+        "perpetrator": {
+            "known": case.perpetrator_known,
+            "resident": case.perpetrator_resident,
+            "staff": case.perpetrator_staff,
+        },
+        "injuries": case.injuries,
+        "vulnerable_affected": case.vulnerable_affected,
+        "police": {"status": case.police, "crime_reference": case.crime_reference},
+        "stop_hate_uk_consent": case.stop_hate_uk_consent,
+        "support": list(case.support),
+        "outcome_wanted": case.outcome_wanted,
+        "contact": {
+            "method": case.contact_method,
+            "details": case.contact_details,
+            "safe_times": case.contact_times,
+            "leave_messages": case.leave_messages,
+        },
+    }

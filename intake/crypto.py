@@ -1,0 +1,117 @@
+"""Encryption at rest for personal and special-category fields.
+
+Values are sealed with Fernet (AES-128-CBC with HMAC-SHA256) under the data key.
+``HATEREPORT_DATA_KEY`` may hold several comma-separated keys: the first encrypts,
+all decrypt, so keys can be rotated. The key is process-wide configuration, set
+once at start-up by :func:`configure`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class KeyError_(RuntimeError):  # noqa: N801 - distinct from the builtin KeyError
+    """The data key is missing or malformed."""
+
+
+class _Keyring:
+    """The configured data key(s); unset until :func:`configure` runs."""
+
+    def __init__(self) -> None:
+        self.fernet: MultiFernet | None = None
+        self.hash_key: bytes = b""
+
+    def require(self) -> MultiFernet:
+        if self.fernet is None:
+            raise KeyError_("the data key is not configured (HATEREPORT_DATA_KEY)")
+        return self.fernet
+
+
+_KEYRING = _Keyring()
+
+
+def configure(keys: str) -> None:
+    """Install the comma-separated Fernet key(s) used to seal and open values."""
+    parts = [part.strip() for part in keys.split(",") if part.strip()]
+    if not parts:
+        raise KeyError_("HATEREPORT_DATA_KEY is empty")
+    try:
+        _KEYRING.fernet = MultiFernet([Fernet(part.encode()) for part in parts])
+    except ValueError as exc:
+        raise KeyError_(
+            "HATEREPORT_DATA_KEY must be Fernet keys (32 url-safe base64-encoded bytes)"
+        ) from exc
+    # A separate key, derived from the first, for keyed hashes (identities, codes).
+    _KEYRING.hash_key = hashlib.sha256(b"hatereport-hash-key:" + parts[0].encode()).digest()
+
+
+def load_or_create_key_file(path: Path) -> str:
+    """Read the key file at ``path``, creating it with a new key and mode 0600 if absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = Fernet.generate_key().decode("ascii")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def seal(plaintext: str) -> str:
+    """Encrypt ``plaintext`` under the current data key."""
+    return _KEYRING.require().encrypt(plaintext.encode("utf-8")).decode("ascii")
+
+
+def open_sealed(token: str) -> str:
+    """Decrypt a value sealed by :func:`seal`."""
+    try:
+        return _KEYRING.require().decrypt(token.encode("ascii")).decode("utf-8")
+    except InvalidToken as exc:
+        raise KeyError_("a stored value could not be decrypted with the data key") from exc
+
+
+def keyed_hash(value: str) -> str:
+    """A keyed hash (HMAC-SHA256) of ``value``: lets us match it without storing it."""
+    _KEYRING.require()
+    return hmac.new(_KEYRING.hash_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A text column stored encrypted."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else seal(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else open_sealed(value)
+
+
+class EncryptedJSON(TypeDecorator[Any]):
+    """A JSON document stored encrypted."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return seal(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(open_sealed(value))

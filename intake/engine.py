@@ -1,0 +1,782 @@
+"""The conversation engine: (conversation, inbound text) -> replies and stored answers.
+
+Channel-neutral: it takes plain text and returns :class:`Reply` objects with text and
+choices; each channel adapter renders those its own way (numbered on SMS, buttons on
+the web). Every function that touches the database takes the session first; the
+caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from intake import cases
+from intake.areas import DERBY_AREAS, detect_area
+from intake.flow import (
+    FIRST_STEP,
+    REVIEW_STEP,
+    STEPS,
+    STEPS_BY_ID,
+    AnswerType,
+    Choice,
+    Step,
+)
+from intake.i18n import N_, gettext, ngettext
+from intake.languages import DEFAULT_LANGUAGE, LANGUAGES, get_language, is_shipped
+from intake.models import Conversation
+from intake.whenparse import parse_when
+
+#: The longest single answer kept; far beyond any real report, it bounds abuse.
+MAX_ANSWER_CHARS = 100_000
+
+SKIP = "skip"
+DONE = "done"
+SUBMIT = "submit"
+EDIT = "edit"
+EDIT_PREFIX = "edit:"
+BACK_TO_REVIEW = "review"
+
+#: Words a reporter may send at any step; each msgid is a "|"-separated list that a
+#: translator extends with their own language's words.
+COMMAND_WORDS: dict[str, str] = {
+    "help": N_("help|?"),
+    "back": N_("back|go back|previous"),
+    "restart": N_("restart|start again|start over"),
+    "stop": N_("stop|quit|cancel|pause"),
+    "language": N_("language|languages|change language"),
+}
+SKIP_WORDS = N_("skip|pass|don't know|dont know|prefer not to say")
+DONE_WORDS = N_("done|finished|that's all|thats all|nothing else")
+YES_WORDS = N_("yes|y|yeah|yep|yup|ok|okay|sure")
+NO_WORDS = N_("no|n|nope|nah")
+SUBMIT_WORDS = N_("send|submit|send report|send it")
+EDIT_WORDS = N_("change|edit|change an answer")
+#: Words that mean danger now, matched anywhere in a message (whole words).
+EMERGENCY_WORDS = N_(
+    "in danger|danger now|being attacked|attacking me|attacked now|999|emergency|"
+    "going to kill|kill me|hurt me|hurting me|outside my door|breaking in|trying to get in"
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
+_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\s)\s*", flags=re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReplyChoice:
+    """An option shown with a reply: the label to show and the value to send back."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One neutral outbound message."""
+
+    text: str
+    choices: tuple[ReplyChoice, ...] = ()
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced: replies, and whether the report was just submitted."""
+
+    replies: list[Reply] = field(default_factory=list)
+    done: bool = False
+    reference: str | None = None
+    followup_code: str | None = None
+    #: Set when this turn raised urgency (danger now or an emergency word).
+    urgent_raised: bool = False
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the engine needs from configuration."""
+
+    areas: tuple[str, ...] = DERBY_AREAS
+    conversation_ttl: timedelta = timedelta(hours=72)
+    timezone: str = "Europe/London"
+
+
+class InvalidAnswer(Exception):
+    """The text does not answer the step; ``hint`` says what would."""
+
+    def __init__(self, hint: str) -> None:
+        super().__init__(hint)
+        self.hint = hint
+
+
+def clean_text(text: str) -> str:
+    """Normalise inbound text: NFC, no control or zero-width characters, trimmed."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", text).strip()
+
+
+def _key(text: str) -> str:
+    """A matching key: case-folded, inner whitespace collapsed, edge punctuation dropped."""
+    folded = " ".join(text.casefold().split())
+    return folded.strip(" .!?,;:'\"\u2019")
+
+
+class Engine:
+    """Drives the declarative flow for any channel."""
+
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self._tz = ZoneInfo(self.settings.timezone)
+
+    # -- the vocabulary, per locale ------------------------------------------------
+
+    def _words(self, locale: str, msgid: str) -> set[str]:
+        words = set(msgid.split("|"))
+        if locale != DEFAULT_LANGUAGE:
+            words |= set(gettext(locale, msgid).split("|"))
+        return {_key(word) for word in words if word.strip()}
+
+    def _command(self, locale: str, text: str) -> str | None:
+        key = _key(text)
+        if key.startswith("/"):
+            key = key[1:]
+            if key in COMMAND_WORDS:
+                return key
+        for command, msgid in COMMAND_WORDS.items():
+            if key in self._words(locale, msgid):
+                return command
+        return None
+
+    def is_emergency(self, locale: str, text: str) -> bool:
+        """Say whether ``text`` contains a word or phrase meaning danger now."""
+        folded = " ".join(text.casefold().split())
+        for phrase in self._words(locale, EMERGENCY_WORDS):
+            if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", folded):
+                return True
+        return False
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(
+        self,
+        session: Session,
+        channel: str,
+        now: datetime,
+        locale: str | None = None,
+        identity_hash: str | None = None,
+    ) -> tuple[Conversation, TurnResult]:
+        """Open a new conversation and return it with its greeting and first question."""
+        conversation = Conversation(
+            id=secrets.token_urlsafe(24),
+            channel=channel,
+            identity_hash=identity_hash,
+            locale=locale if locale and is_shipped(locale) else DEFAULT_LANGUAGE,
+            step=FIRST_STEP,
+            status="active",
+            mode=None,
+            answers={},
+            history=[],
+            urgent=False,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(conversation)
+        result = TurnResult()
+        result.replies.append(Reply(self._t(conversation, N_(
+            "Hello. You can report hate crime or a hate incident here, safely and in "
+            "confidence. You can stay anonymous. Send 'help' at any time."
+        ))))
+        result.replies.append(self._ask(conversation))
+        return conversation, result
+
+    def load(self, session: Session, conversation_id: str, now: datetime) -> Conversation | None:
+        """Fetch a live conversation; an expired one is deleted and reported as absent."""
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            return None
+        if self.is_expired(conversation, now):
+            session.delete(conversation)
+            return None
+        return conversation
+
+    def is_expired(self, conversation: Conversation, now: datetime) -> bool:
+        """Say whether ``conversation`` was left longer than the configured time."""
+        return conversation.updated_at + self.settings.conversation_ttl <= now
+
+    def expire(self, session: Session, now: datetime) -> int:
+        """Delete every conversation left longer than the configured time, answers and all."""
+        cutoff = now - self.settings.conversation_ttl
+        result = session.execute(
+            delete(Conversation)
+            .where(Conversation.updated_at <= cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def find_by_identity(
+        self, session: Session, channel: str, identity_hash: str, now: datetime
+    ) -> Conversation | None:
+        """The newest live conversation for a channel identity (for SMS and chat bots)."""
+        cutoff = now - self.settings.conversation_ttl
+        return session.scalars(
+            select(Conversation)
+            .where(
+                Conversation.channel == channel,
+                Conversation.identity_hash == identity_hash,
+                Conversation.updated_at > cutoff,
+            )
+            .order_by(Conversation.updated_at.desc())
+            .limit(1)
+        ).first()
+
+    def current(self, conversation: Conversation) -> TurnResult:
+        """The question the conversation is waiting on, for resuming it."""
+        result = TurnResult()
+        if conversation.status == "submitted":
+            result.done = True
+            result.reference = self._reference(conversation)
+            result.replies.append(self._already_sent(conversation))
+        else:
+            result.replies.append(self._ask(conversation))
+        return result
+
+    # -- one turn -------------------------------------------------------------------
+
+    def handle(
+        self, session: Session, conversation: Conversation, text: str, now: datetime
+    ) -> TurnResult:
+        """Advance ``conversation`` by one inbound message and return the replies."""
+        text = clean_text(text)
+        result = TurnResult()
+        conversation.updated_at = now
+        answers = dict(conversation.answers or {})
+        locale = conversation.locale
+        command = self._command(locale, text)
+
+        if command == "restart":
+            self._reset(conversation)
+            result.replies.append(Reply(self._t(conversation, N_(
+                "OK, let's start again. Your earlier answers have been deleted."
+            ))))
+            result.replies.append(self._ask(conversation))
+            return result
+
+        if conversation.status == "submitted":
+            result.done = True
+            result.reference = self._reference(conversation)
+            result.replies.append(self._already_sent(conversation))
+            return result
+
+        if conversation.status == "paused":
+            conversation.status = "active"
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Welcome back. Let's carry on where you left off."
+            ))))
+            result.replies.append(self._ask(conversation))
+            return result
+
+        if text and command is None and self.is_emergency(locale, text):
+            self._raise_urgency(conversation, result)
+
+        if command is not None:
+            return self._run_command(conversation, command, result)
+
+        if conversation.mode == "language":
+            return self._answer_language_menu(conversation, text, result)
+        if conversation.mode == "edit":
+            return self._answer_edit_menu(conversation, text, result)
+
+        step = STEPS_BY_ID[conversation.step]
+        if step.kind is AnswerType.REVIEW:
+            return self._answer_review(session, conversation, text, now, result)
+
+        try:
+            value = self._parse(conversation, step, text, answers)
+        except InvalidAnswer as invalid:
+            if step.id == "safety" and result.urgent_raised:
+                # "They're attacking me" answers "are you in danger?" well enough.
+                return self._store(conversation, step, "yes", answers, result)
+            if result.urgent_raised:
+                result.replies.append(Reply(self._t(conversation, N_(
+                    "When you are safe, you can carry on with your report."
+                ))))
+            else:
+                result.replies.append(Reply(invalid.hint))
+            result.replies.append(self._ask(conversation))
+            return result
+
+        if value is _PENDING:
+            # A single pick on a multiple choice: keep it and offer the rest.
+            result.replies.append(self._ask(conversation))
+            return result
+
+        return self._store(conversation, step, value, answers, result)
+
+    def _store(self, conversation: Conversation, step: Step, value: Any,
+               answers: dict[str, Any], result: TurnResult) -> TurnResult:
+        """Keep an accepted answer, then ask the next question."""
+        answers.pop("_pending", None)
+        answers[step.id] = value
+        if step.id == "safety" and value == "yes":
+            answers["_danger"] = True
+            if not result.urgent_raised:
+                self._raise_urgency(conversation, result)
+        if step.kind is AnswerType.PLACE and isinstance(value, dict) and value.get("area"):
+            answers["area"] = value["area"]
+        conversation.answers = answers
+        self._advance(conversation)
+        result.replies.append(self._ask(conversation))
+        return result
+
+    # -- commands and menus ---------------------------------------------------------
+
+    def _run_command(self, conversation: Conversation, command: str, result: TurnResult
+                     ) -> TurnResult:
+        if command == "help":
+            step = STEPS_BY_ID[conversation.step]
+            if step.help and conversation.mode is None:
+                result.replies.append(Reply(self._t(conversation, step.help)))
+            result.replies.append(Reply(self._t(conversation, N_(
+                "You can send 'back' to go to the last question, 'restart' to start again, "
+                "'language' to change language, 'stop' to pause, or 'skip' to leave a "
+                "question out. If you are in danger, call 999."
+            ))))
+            result.replies.append(self._ask(conversation))
+        elif command == "back":
+            self._back(conversation)
+            result.replies.append(self._ask(conversation))
+        elif command == "stop":
+            conversation.status = "paused"
+            conversation.mode = None
+            hours = int(self.settings.conversation_ttl.total_seconds() // 3600)
+            result.replies.append(Reply(ngettext(
+                conversation.locale,
+                "OK, we have stopped. Nothing has been sent. What you wrote is kept safely "
+                "for %(num)d hour so you can carry on: just send a message.",
+                "OK, we have stopped. Nothing has been sent. What you wrote is kept safely "
+                "for %(num)d hours so you can carry on: just send a message.",
+                hours,
+            )))
+        elif command == "language":
+            conversation.mode = "language"
+            result.replies.append(self._ask(conversation))
+        return result
+
+    def _answer_language_menu(self, conversation: Conversation, text: str, result: TurnResult
+                              ) -> TurnResult:
+        choices = self._language_choices()
+        picked = self._match_choice(choices, text)
+        if picked is None:
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Please choose a language from the list."
+            ))))
+        else:
+            conversation.locale = picked.value
+            conversation.mode = None
+            language = get_language(picked.value)
+            result.replies.append(Reply(self._t(conversation, N_(
+                "OK, we will continue in %(language)s."
+            ), language=language.native_name)))
+        result.replies.append(self._ask(conversation))
+        return result
+
+    def _answer_edit_menu(self, conversation: Conversation, text: str, result: TurnResult
+                          ) -> TurnResult:
+        choices = self._edit_choices(conversation)
+        picked = self._match_choice(choices, text)
+        if picked is None:
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Please choose the answer you want to change."
+            ))))
+        elif picked.value == BACK_TO_REVIEW:
+            conversation.mode = None
+        else:
+            conversation.mode = None
+            self._goto(conversation, picked.value[len(EDIT_PREFIX):])
+        result.replies.append(self._ask(conversation))
+        return result
+
+    def _answer_review(self, session: Session, conversation: Conversation, text: str,
+                       now: datetime, result: TurnResult) -> TurnResult:
+        key = _key(text)
+        choices = self._review_choices(conversation)
+        picked = self._match_choice(choices, text)
+        if key in self._words(conversation.locale, SUBMIT_WORDS):
+            picked = choices[0]
+        elif key in self._words(conversation.locale, EDIT_WORDS):
+            picked = choices[1]
+        if picked is None:
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Please choose Send report, or Change an answer."
+            ))))
+            result.replies.append(self._ask(conversation))
+            return result
+        if picked.value == EDIT:
+            conversation.mode = "edit"
+            result.replies.append(self._ask(conversation))
+            return result
+        return self._submit(session, conversation, now, result)
+
+    def _submit(self, session: Session, conversation: Conversation, now: datetime,
+                result: TurnResult) -> TurnResult:
+        answers = self._answers_on_path(conversation)
+        answers["_danger"] = bool((conversation.answers or {}).get("_danger"))
+        case, code = cases.create_case(
+            session,
+            answers=answers,
+            channel=conversation.channel,
+            language=conversation.locale,
+            urgent=conversation.urgent,
+            now=now,
+        )
+        conversation.case_id = case.id
+        conversation.status = "submitted"
+        conversation.answers = {"_reference": case.reference}
+        conversation.history = []
+        result.done = True
+        result.reference = case.reference
+        result.followup_code = code
+        lines = [self._t(conversation, N_(
+            "Thank you. Your report has been sent. Your reference is %(reference)s."
+        ), reference=case.reference)]
+        if code is not None:
+            lines.append(self._t(conversation, N_(
+                "Your secret code is %(code)s. Keep the reference and code safe: because we "
+                "don't know who you are, they are the only way to check your report or add "
+                "to it. Send them to us on any channel."
+            ), code=code))
+        else:
+            lines.append(self._t(conversation, N_(
+                "An officer will be your single point of contact. They will get in touch "
+                "the way you asked, and update you at least every 2 weeks."
+            )))
+        lines.append(self._t(conversation, N_(
+            "Your report is confidential and stored securely. We only share it with the "
+            "police, Stop Hate UK or other services if you agreed, or if a child or "
+            "vulnerable adult may be at risk. If we share it, we record why."
+        )))
+        if case.urgent:
+            lines.append(self._t(conversation, N_(
+                "If you are in danger, call 999 now."
+            )))
+        result.replies.append(Reply("\n\n".join(lines)))
+        return result
+
+    # -- parsing answers --------------------------------------------------------------
+
+    def _parse(self, conversation: Conversation, step: Step, text: str,
+               answers: dict[str, Any]) -> Any:
+        locale = conversation.locale
+        key = _key(text)
+        choices = self._step_choices(conversation, step)
+        if step.skippable and (key == SKIP or key in self._words(locale, SKIP_WORDS)):
+            return None
+        if step.skippable is False and key == SKIP:
+            raise InvalidAnswer(self._t(conversation, N_(
+                "Sorry, we need an answer to this one."
+            )))
+        if step.kind in (AnswerType.CHOICE, AnswerType.YES_NO):
+            picked = self._match_choice(choices, text)
+            if picked is None and step.kind is AnswerType.YES_NO:
+                if key in self._words(locale, YES_WORDS):
+                    return "yes"
+                if key in self._words(locale, NO_WORDS):
+                    return "no"
+                raise InvalidAnswer(self._t(conversation, N_("Please answer Yes or No.")))
+            if picked is None or picked.value in (SKIP, DONE):
+                if picked is not None and picked.value == SKIP:
+                    return None
+                raise InvalidAnswer(self._t(conversation, N_(
+                    "Sorry, I didn't understand. Please choose one of the options, or reply "
+                    "with its number."
+                )))
+            return picked.value
+        if step.kind is AnswerType.MULTI:
+            return self._parse_multi(conversation, step, text, answers)
+        if not text:
+            if step.skippable:
+                raise InvalidAnswer(self._t(conversation, N_(
+                    "Please type your answer, or send 'skip'."
+                )))
+            raise InvalidAnswer(self._t(conversation, N_(
+                "Please type a few words about it."
+            )))
+        if len(text) > MAX_ANSWER_CHARS:
+            raise InvalidAnswer(self._t(conversation, N_(
+                "That message is too long. Please send it in shorter parts."
+            )))
+        if step.kind is AnswerType.TIME:
+            when = parse_when(text, locale, datetime.now(self._tz).replace(tzinfo=None))
+            return {"text": text, "date": when.isoformat() if when else None}
+        if step.kind is AnswerType.PLACE:
+            return {"text": text, "area": detect_area(text, self.settings.areas)}
+        return text
+
+    def _parse_multi(self, conversation: Conversation, step: Step, text: str,
+                     answers: dict[str, Any]) -> Any:
+        choices = self._step_choices(conversation, step)
+        pending: list[str] = list(answers.get("_pending") or [])
+        key = _key(text)
+        if key == DONE or key in self._words(conversation.locale, DONE_WORDS):
+            if pending:
+                return pending
+            raise InvalidAnswer(self._t(conversation, N_(
+                "Please choose at least one option, or send 'skip'."
+            )))
+        whole = self._match_choice(choices, text)
+        if whole is not None:
+            picks = [whole]
+        else:
+            picks = []
+            for token in _SEPARATORS.split(text):
+                if not token:
+                    continue
+                one = self._match_choice(choices, token)
+                if one is None:
+                    picks = []
+                    break
+                picks.append(one)
+        if not picks:
+            raise InvalidAnswer(self._t(conversation, N_(
+                "Please choose from the options. You can send several numbers, like 1 3."
+            )))
+        if any(pick.value == DONE for pick in picks):
+            if pending or len(picks) > 1:
+                return _merge(pending, [p.value for p in picks if p.value not in (DONE, SKIP)])
+            raise InvalidAnswer(self._t(conversation, N_(
+                "Please choose at least one option, or send 'skip'."
+            )))
+        if any(pick.value == SKIP for pick in picks):
+            return None
+        exclusive = {choice.value for choice in step.choices if choice.exclusive}
+        values = [pick.value for pick in picks]
+        chosen_exclusive = [value for value in values if value in exclusive]
+        if chosen_exclusive:
+            return [chosen_exclusive[0]]
+        merged = _merge([value for value in pending if value not in exclusive], values)
+        if len(picks) > 1:
+            return merged
+        answers["_pending"] = merged
+        conversation.answers = answers
+        return _PENDING
+
+    def _match_choice(self, choices: list[ReplyChoice], text: str) -> ReplyChoice | None:
+        key = _key(text)
+        if not key:
+            return None
+        if key.isdigit():
+            index = int(key) - 1
+            return choices[index] if 0 <= index < len(choices) else None
+        for choice in choices:
+            if key == _key(choice.value) or key == _key(choice.label):
+                return choice
+        return None
+
+    # -- moving through the flow ----------------------------------------------------------
+
+    def _applies(self, step: Step, answers: dict[str, Any]) -> bool:
+        if step.only_if is None:
+            return True
+        source, values = step.only_if
+        return answers.get(source) in values
+
+    def _path(self, answers: dict[str, Any]) -> list[Step]:
+        """The steps that apply given the answers so far, in order."""
+        return [step for step in STEPS if self._applies(step, answers)]
+
+    def _answers_on_path(self, conversation: Conversation) -> dict[str, Any]:
+        answers = conversation.answers or {}
+        return {step.id: answers.get(step.id) for step in self._path(answers)
+                if step.id in answers}
+
+    def _auto_answer(self, step: Step) -> str | None:
+        """An answer needing no question: a 'choice' of one option."""
+        if step.id == "language" and len(LANGUAGES) == 1:
+            return LANGUAGES[0].code
+        return None
+
+    def _advance(self, conversation: Conversation) -> None:
+        """Move to the first applicable unanswered step after the current one, or review."""
+        answers = dict(conversation.answers or {})
+        path = self._path(answers)
+        ids = [step.id for step in path]
+        position = ids.index(conversation.step) if conversation.step in ids else -1
+        target = REVIEW_STEP
+        for step in path[position + 1:]:
+            if step.id in answers:
+                continue
+            auto = self._auto_answer(step)
+            if auto is not None:
+                answers[step.id] = auto
+                continue
+            target = step.id
+            break
+        conversation.answers = answers
+        self._goto(conversation, target)
+
+    def _goto(self, conversation: Conversation, step_id: str) -> None:
+        if step_id != conversation.step:
+            conversation.history = [*(conversation.history or []), conversation.step][-100:]
+        conversation.step = step_id
+
+    def _back(self, conversation: Conversation) -> None:
+        if conversation.mode is not None:
+            conversation.mode = None
+            return
+        history = list(conversation.history or [])
+        answers = conversation.answers or {}
+        while history:
+            previous = history.pop()
+            step = STEPS_BY_ID.get(previous)
+            if step is not None and self._applies(step, answers) and (
+                self._auto_answer(step) is None
+            ):
+                conversation.step = previous
+                break
+        conversation.history = history
+        pending = dict(answers)
+        pending.pop("_pending", None)
+        conversation.answers = pending
+
+    def _reset(self, conversation: Conversation) -> None:
+        conversation.answers = {}
+        conversation.history = []
+        conversation.step = FIRST_STEP
+        conversation.mode = None
+        conversation.status = "active"
+        conversation.case_id = None
+        conversation.urgent = False
+
+    def _raise_urgency(self, conversation: Conversation, result: TurnResult) -> None:
+        conversation.urgent = True
+        result.urgent_raised = True
+        result.replies.append(Reply(self._t(conversation, N_(
+            "If you are in danger now, call 999 and ask for the police. If you can't talk, "
+            "call 999 from a mobile, stay on the line and press 55 when asked. We have "
+            "marked your report as urgent."
+        ))))
+
+    # -- rendering questions --------------------------------------------------------------
+
+    def _t(self, conversation: Conversation, msgid: str, **params: Any) -> str:
+        return gettext(conversation.locale, msgid, **params)
+
+    def _language_choices(self) -> list[ReplyChoice]:
+        return [ReplyChoice(language.native_name, language.code) for language in LANGUAGES]
+
+    def _step_choices(self, conversation: Conversation, step: Step) -> list[ReplyChoice]:
+        if step.id == "language":
+            base = self._language_choices()
+        elif step.id == "area":
+            base = [ReplyChoice(area, area) for area in self.settings.areas]
+            base.append(ReplyChoice(self._t(conversation, N_("Not sure")), "not_sure"))
+        else:
+            base = [ReplyChoice(self._t(conversation, choice.label), choice.value)
+                    for choice in step.choices]
+        if step.kind is AnswerType.MULTI:
+            pending = (conversation.answers or {}).get("_pending") or []
+            base = [choice for choice in base if choice.value not in pending]
+            if pending:
+                base.append(ReplyChoice(self._t(conversation, N_("Done")), DONE))
+        if step.skippable and step.kind is not AnswerType.REVIEW:
+            base.append(ReplyChoice(self._t(conversation, N_("Skip")), SKIP))
+        return base
+
+    def _review_choices(self, conversation: Conversation) -> list[ReplyChoice]:
+        return [
+            ReplyChoice(self._t(conversation, N_("Send report")), SUBMIT),
+            ReplyChoice(self._t(conversation, N_("Change an answer")), EDIT),
+        ]
+
+    def _edit_choices(self, conversation: Conversation) -> list[ReplyChoice]:
+        answers = conversation.answers or {}
+        choices = [
+            ReplyChoice(self._t(conversation, step.title), EDIT_PREFIX + step.id)
+            for step in self._path(answers)
+            if step.editable and step.id in answers
+        ]
+        choices.append(ReplyChoice(self._t(conversation, N_("Back to the summary")),
+                                   BACK_TO_REVIEW))
+        return choices
+
+    def _ask(self, conversation: Conversation) -> Reply:
+        """The reply that asks whatever the conversation is waiting on."""
+        if conversation.mode == "language":
+            return Reply(self._t(conversation, N_("Choose your language.")),
+                         tuple(self._language_choices()))
+        if conversation.mode == "edit":
+            return Reply(self._t(conversation, N_("Which answer do you want to change?")),
+                         tuple(self._edit_choices(conversation)))
+        step = STEPS_BY_ID[conversation.step]
+        if step.kind is AnswerType.REVIEW:
+            return Reply(self._summary(conversation), tuple(self._review_choices(conversation)))
+        prompt = self._t(conversation, step.prompt)
+        pending = (conversation.answers or {}).get("_pending")
+        if step.kind is AnswerType.MULTI and pending:
+            labels = self._labels(conversation, step, pending)
+            prompt = self._t(conversation, N_(
+                "You chose: %(chosen)s. Choose any others, or Done."
+            ), chosen=labels)
+        return Reply(prompt, tuple(self._step_choices(conversation, step)))
+
+    def _labels(self, conversation: Conversation, step: Step, values: list[str]) -> str:
+        by_value = {choice.value: choice.label for choice in step.choices}
+        return ", ".join(
+            self._t(conversation, by_value[value]) if value in by_value else value
+            for value in values
+        )
+
+    def display_answer(self, conversation: Conversation, step: Step, value: Any) -> str:
+        """An answer as the reporter would read it back."""
+        if value is None:
+            return self._t(conversation, N_("(skipped)"))
+        if step.kind is AnswerType.MULTI and isinstance(value, list):
+            return self._labels(conversation, step, value)
+        if isinstance(value, dict):
+            return str(value.get("text", ""))
+        if step.id == "language":
+            return get_language(str(value)).native_name
+        if step.id == "area" and value == "not_sure":
+            return self._t(conversation, N_("Not sure"))
+        for choice in step.choices:
+            if choice.value == value:
+                return self._t(conversation, choice.label)
+        return str(value)
+
+    def _summary(self, conversation: Conversation) -> str:
+        answers = conversation.answers or {}
+        lines = [self._t(conversation, N_("Please check your report:"))]
+        for step in self._path(answers):
+            if step.editable and step.id in answers:
+                lines.append(f"{self._t(conversation, step.title)}: "
+                             f"{self.display_answer(conversation, step, answers[step.id])}")
+        lines.append(self._t(conversation, N_(
+            "Choose Send report to send it, or Change an answer."
+        )))
+        return "\n".join(lines)
+
+    def _reference(self, conversation: Conversation) -> str | None:
+        reference = (conversation.answers or {}).get("_reference")
+        return str(reference) if reference else None
+
+    def _already_sent(self, conversation: Conversation) -> Reply:
+        return Reply(self._t(conversation, N_(
+            "Your report %(reference)s has been sent. Send 'restart' to make a new report."
+        ), reference=self._reference(conversation) or ""))
+
+
+class _Pending:
+    """Marker: a multiple-choice pick was kept and the question is asked again."""
+
+
+_PENDING: Any = _Pending()
+
+
+def _merge(first: list[str], second: list[str]) -> list[str]:
+    return list(dict.fromkeys([*first, *second]))

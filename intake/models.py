@@ -1,0 +1,94 @@
+"""The conversation and case models (SQLAlchemy 2.0, typed).
+
+Free text and personal fields use the encrypted column types; the categories that
+monitoring counts (behaviours, characteristics, area, flags) are stored in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from intake.crypto import EncryptedJSON, EncryptedText
+
+
+class Base(DeclarativeBase):
+    """The declarative base for every model."""
+
+
+class Conversation(Base):
+    """One guided report in progress (or just submitted) on one channel."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: A keyed hash of the channel identity (phone number, chat id); never the identity.
+    identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    step: Mapped[str] = mapped_column(String(32))
+    #: ``active``, ``paused`` (the reporter said stop) or ``submitted``.
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    #: An overlay on the current step: ``language`` or ``edit`` menus, else None.
+    mode: Mapped[str | None] = mapped_column(String(16))
+    #: Every answer so far, keyed by step id, plus pending multi-choice picks.
+    answers: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    #: The steps visited, for "back"; step ids only, no answers.
+    history: Mapped[list[str]] = mapped_column(JSON, default=list)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Case(Base):
+    """A submitted report: the structured record that officers work on."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    danger_now: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: ``hate_crime`` or ``hate_incident``: suggested from the answers, confirmed by an officer.
+    classification: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str | None] = mapped_column(String(16))
+    anonymous: Mapped[bool] = mapped_column(Boolean)
+    reporter_name: Mapped[str | None] = mapped_column(EncryptedText)
+    description: Mapped[str] = mapped_column(EncryptedText)
+    behaviours: Mapped[list[str]] = mapped_column(JSON, default=list)
+    characteristics: Mapped[list[str]] = mapped_column(JSON, default=list)
+    by_association: Mapped[bool] = mapped_column(Boolean, default=False)
+    when_text: Mapped[str | None] = mapped_column(EncryptedText)
+    when_date: Mapped[date | None] = mapped_column(Date)
+    where_type: Mapped[str | None] = mapped_column(String(16))
+    place: Mapped[str | None] = mapped_column(EncryptedText)
+    online_platform: Mapped[str | None] = mapped_column(EncryptedText)
+    area: Mapped[str | None] = mapped_column(String(64), index=True)
+    repeated: Mapped[str | None] = mapped_column(String(16))
+    perpetrator_known: Mapped[bool | None] = mapped_column(Boolean)
+    perpetrator_resident: Mapped[bool | None] = mapped_column(Boolean)
+    perpetrator_staff: Mapped[bool | None] = mapped_column(Boolean)
+    injuries: Mapped[bool | None] = mapped_column(Boolean)
+    vulnerable_affected: Mapped[str | None] = mapped_column(String(16))
+    police: Mapped[str | None] = mapped_column(String(16))
+    crime_reference: Mapped[str | None] = mapped_column(EncryptedText)
+    stop_hate_uk_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    support: Mapped[list[str]] = mapped_column(JSON, default=list)
+    outcome_wanted: Mapped[str | None] = mapped_column(EncryptedText)
+    contact_method: Mapped[str | None] = mapped_column(String(16))
+    contact_details: Mapped[str | None] = mapped_column(EncryptedText)
+    contact_times: Mapped[str | None] = mapped_column(EncryptedText)
+    leave_messages: Mapped[bool | None] = mapped_column(Boolean)
+    #: For anonymous follow-up: a keyed hash of the secret code given to the reporter.
+    followup_code_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)

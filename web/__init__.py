@@ -1,0 +1,82 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request
+from sqlalchemy.engine.url import make_url
+
+from intake import crypto
+from intake.areas import parse_areas
+from intake.db import make_engine, make_sessionmaker, migrate
+from intake.engine import Engine, EngineSettings
+from intake.i18n import translations_for
+from intake.service import IntakeService
+from web import chat
+from web.config import DefaultConfig
+from web.extensions import Services
+
+log = logging.getLogger(__name__)
+
+
+def _data_key(app: Flask) -> str:
+    key = app.config.get("DATA_KEY")
+    if key:
+        return str(key)
+    url = make_url(app.config["DATABASE_URL"])
+    if url.get_backend_name() != "sqlite":
+        raise RuntimeError(
+            "HATEREPORT_DATA_KEY must be set when the database is not the embedded SQLite "
+            "default (generate one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')"
+        )
+    return crypto.load_or_create_key_file(Path(app.config["DATA_KEY_FILE"]))
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, encryption key, migrated database, blueprints."""
+    app = Flask(__name__)
+    app.config.from_object(DefaultConfig)
+    if test_config is None:
+        app.config.from_prefixed_env("HATEREPORT")
+    else:
+        app.config.from_mapping(test_config)
+
+    crypto.configure(_data_key(app))
+    db = make_engine(app.config["DATABASE_URL"])
+    migrate(db)
+    sessions = make_sessionmaker(db)
+    settings = EngineSettings(
+        areas=parse_areas(app.config.get("AREAS")),
+        conversation_ttl=timedelta(hours=float(app.config["CONVERSATION_TTL_HOURS"])),
+    )
+    Services(db, sessions, IntakeService(sessions, Engine(settings))).init_app(app)
+
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_translations(  # type: ignore[attr-defined]
+        translations_for("en"), newstyle=True
+    )
+
+    app.register_blueprint(chat.bp)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    """No third-party content, no framing, nothing cached on a shared device."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response

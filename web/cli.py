@@ -1,0 +1,142 @@
+"""The ``hatereport`` command: serve, chat on the terminal, read cases, maintain the database."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+
+import click
+from flask import Flask
+
+from bot.terminal import TerminalAdapter
+from intake.cases import case_to_dict, get_case, list_cases
+from intake.db import transaction
+from web import create_app
+from web.extensions import services
+
+log = logging.getLogger("hatereport")
+
+
+def _app() -> Flask:
+    try:
+        return create_app()
+    except Exception as exc:  # configuration errors: say what is wrong, not a traceback
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+@click.option("--verbose", "-v", is_flag=True, help="Log more detail (never personal data).")
+def main(verbose: bool) -> None:
+    """hatereport: report hate crime and hate incidents, and work the cases."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _expiry_loop(app: Flask, stop: threading.Event) -> None:
+    interval = float(app.config["EXPIRY_INTERVAL_SECONDS"])
+    while not stop.is_set():
+        try:
+            services(app).intake.expire()
+        except Exception:
+            log.exception("expiring abandoned conversations failed; will retry")
+        stop.wait(interval)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=int,
+              help="Worker threads of the WSGI server.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web chat and API with the production WSGI server (waitress)."""
+    from waitress import serve as waitress_serve
+
+    app = _app()
+    stop = threading.Event()
+    worker = threading.Thread(target=_expiry_loop, args=(app, stop), name="expiry", daemon=True)
+    worker.start()
+    click.echo(f"hatereport: web chat at http://{host}:{port}/ (Ctrl+C to stop)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="hatereport")
+    finally:
+        stop.set()
+
+
+@main.command()
+def chat() -> None:
+    """Hold the guided report on this terminal (for trying it and for training staff)."""
+    app = _app()
+    reference = TerminalAdapter().run(services(app).intake, sys.stdin, sys.stdout)
+    if reference is None:
+        click.echo("Left without sending. Unfinished answers are deleted when they expire.")
+
+
+@main.group()
+def cases() -> None:
+    """Read submitted cases (they hold personal data: handle the output with care)."""
+
+
+@cases.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one array of cases).")
+@click.option("--limit", type=int, default=None, help="At most this many, newest first.")
+def cases_list(as_json: bool, limit: int | None) -> None:
+    """List cases, newest first."""
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        found = [case_to_dict(case) for case in list_cases(session, limit)]
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("No cases yet.")
+        return
+    for case in found:
+        flags = " URGENT" if case["urgent"] else ""
+        click.echo(f"{case['reference']}  {case['created_at']}  {case['channel']:<8} "
+                   f"{case['classification']:<13} {case['status']}{flags}")
+
+
+@cases.command("show")
+@click.argument("reference")
+@click.option("--json", "as_json", is_flag=True, help="Print the case as JSON.")
+def cases_show(reference: str, as_json: bool) -> None:
+    """Show one case by its reference."""
+    app = _app()
+    with transaction(services(app).sessions) as session:
+        case = get_case(session, reference)
+        if case is None:
+            raise click.ClickException(f"no case with reference {reference}")
+        data = case_to_dict(case)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, ""))
+        elif isinstance(value, list):
+            value = ", ".join(value) or "-"
+        click.echo(f"{key.replace('_', ' '):>22}: {value if value not in (None, '') else '-'}")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database to the newest schema (also done on every start)."""
+    _app()
+    click.echo("database is up to date")
+
+
+@main.command()
+def expire() -> None:
+    """Delete abandoned conversations now (serve also does this in the background)."""
+    app = _app()
+    count = services(app).intake.expire()
+    click.echo(f"deleted {count} abandoned conversation(s)")

@@ -1,0 +1,31 @@
+"""Configuration: defaults in code, ``HATEREPORT_*`` environment overrides, a mapping for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The working folder of the embedded default: the SQLite database and generated key.
+VAR_DIR = Path("var")
+
+
+class DefaultConfig:
+    """Defaults; every key can be overridden by ``HATEREPORT_<KEY>`` in the environment."""
+
+    DATABASE_URL = f"sqlite:///{VAR_DIR / 'hatereport.db'}"
+    #: Fernet key(s) for data at rest; generated into var/data.key when unset.
+    DATA_KEY: str | None = None
+    DATA_KEY_FILE = str(VAR_DIR / "data.key")
+    #: Hours an unfinished conversation is kept before it and its answers are deleted.
+    CONVERSATION_TTL_HOURS = 72.0
+    #: Comma-separated area names; empty means Derby's.
+    AREAS = ""
+    #: Where "Exit this page" sends the reporter.
+    QUICK_EXIT_URL = "https://www.bbc.co.uk/weather"
+    #: Seconds between runs of the background job that deletes abandoned conversations.
+    EXPIRY_INTERVAL_SECONDS = 300.0
+    #: Largest request body accepted (bytes).
+    MAX_CONTENT_LENGTH = 512 * 1024
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    JSON_SORT_KEYS = False
