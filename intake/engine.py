@@ -140,10 +140,14 @@ class Engine:
         words = set(msgid.split("|"))
         if locale != DEFAULT_LANGUAGE:
             words |= set(gettext(locale, msgid).split("|"))
-        return {_key(word) for word in words if word.strip()}
+        return {key for key in (_key(word) for word in words) if key}
 
     def _command(self, locale: str, text: str) -> str | None:
+        if text.strip() == "?":
+            return "help"
         key = _key(text)
+        if not key:
+            return None
         if key.startswith("/"):
             key = key[1:]
             if key in COMMAND_WORDS:

@@ -66,21 +66,23 @@ class IntakeService:
                 with transaction(self.sessions) as session:
                     conversation = self.engine.load(session, conversation_id, self.clock())
                     if conversation is None:
-                        raise ConversationNotFound(conversation_id)
+                        break  # commit the deletion of an expired one, then say so
                     result = self.engine.handle(session, conversation, text, self.clock())
                     session.flush()
                     return Turn(conversation.id, result)
             except StaleDataError:
                 log.info("conversation changed concurrently; retrying (attempt %d)", attempt + 1)
-        raise RuntimeError("conversation kept changing concurrently")
+        else:
+            raise RuntimeError("conversation kept changing concurrently")
+        raise ConversationNotFound(conversation_id)
 
     def current(self, conversation_id: str) -> Turn:
         """The question a conversation is waiting on (for resuming after a reload)."""
         with transaction(self.sessions) as session:
             conversation = self.engine.load(session, conversation_id, self.clock())
-            if conversation is None:
-                raise ConversationNotFound(conversation_id)
-            return Turn(conversation.id, self.engine.current(conversation))
+            if conversation is not None:
+                return Turn(conversation.id, self.engine.current(conversation))
+        raise ConversationNotFound(conversation_id)
 
     def expire(self) -> int:
         """Delete abandoned conversations; returns how many went."""

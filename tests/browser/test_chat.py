@@ -154,25 +154,26 @@ class Walker:
         return not value.startswith("/") and value.lower() not in NOT_AN_ANSWER
 
     def text_for(self, question: str) -> str:
-        low = question.lower().splitlines()[-1] if question else ""
+        last = question.lower().splitlines()[-1] if question else ""
+        words = set(re.findall(r"[a-z]+", last))
         attempt = self.asked.get(question, 0)
-        if "phone" in low or "email" in low:
+        if words & {"phone", "email"}:
             options = ["sam@example.com", "07700 900123"]
-        elif "contact" in low or "safe" in low:
+        elif words & {"contact", "safe"}:
             options = ["Weekdays after 6pm", "Any time"]
-        elif "name" in low:
+        elif "name" in words:
             options = ["Sam", "Sam Taylor"]
-        elif "reference number" in low or "crime reference" in low:
+        elif "reference" in words:
             options = ["CR/12345/24", "12345"]
-        elif "when" in low:
+        elif "when" in words:
             options = ["yesterday evening", "yesterday", "1 March 2024"]
-        elif "website" in low or "app" in low or "social media" in low:
+        elif words & {"website", "app", "social", "online"}:
             options = ["Facebook", "Instagram"]
-        elif "address" in low or "street" in low or "estate" in low or "place" in low:
+        elif words & {"address", "street", "estate", "place"}:
             options = ["Station Road", "Station Road, Leeds", "LS1 4AP"]
-        elif "area" in low:
+        elif "area" in words:
             options = ["City centre", "North"]
-        elif "happen now" in low or "would you like" in low:
+        elif "like" in words and "happen" in words:
             options = ["For it to stop and to feel safe at home."]
         else:
             options = [
@@ -198,13 +199,14 @@ def walk_to_reference(page, *, keyboard: bool) -> str:
         values = choice_values(page)
         before = bot_count(page)
         choice = walker.choose(question, values)
+        text = walker.text_for(question)
         walker.note(question)
         if keyboard:
-            answer_by_keyboard(page, values, choice, walker.text_for(question))
+            answer_by_keyboard(page, values, choice, text)
         elif choice is not None:
             page.locator(f"#choices button[data-value='{choice}']").click()
         else:
-            page.locator("#message-input").fill(walker.text_for(question))
+            page.locator("#message-input").fill(text)
             page.locator("#send").click()
         wait_for_reply(page, before)
         if keyboard and not is_done(page):
@@ -370,8 +372,10 @@ def test_quick_exit_by_pressing_shift_three_times(page, live_server):
     assert page.locator("#chat-log").is_visible()
     assert page.url.rstrip("/") == live_server.base_url
 
+    page.keyboard.type("x")  # any other key starts the count again
     page.keyboard.press("Shift")
     page.keyboard.press("Shift")
+    assert page.url.rstrip("/") == live_server.base_url
     page.keyboard.press("Shift")
     page.wait_for_url(live_server.quick_exit_url)
     assert storage(page)["session"] == {}

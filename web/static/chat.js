@@ -48,16 +48,29 @@
     window.location.replace(url);
   }
 
+  /*
+   * A "press" of Shift is a tap: Shift down and up again with no other key in between,
+   * so holding Shift to type capitals (or Shift+Tab, Shift+Enter) never counts, and any
+   * other key starts the count again.
+   */
   var shiftCount = 0;
   var shiftFirstAt = 0;
+  var shiftTapping = false;
 
   function onKeydownForExit(event) {
     if (exiting) { return; }
-    if (event.key !== "Shift") {
-      shiftCount = 0;
+    if (event.key === "Shift") {
+      if (!event.repeat) { shiftTapping = true; }
       return;
     }
-    if (event.repeat) { return; }
+    shiftTapping = false;
+    shiftCount = 0;
+  }
+
+  function onKeyupForExit(event) {
+    if (exiting || event.key !== "Shift") { return; }
+    if (!shiftTapping) { return; }
+    shiftTapping = false;
     var now = Date.now();
     if (shiftCount === 0 || now - shiftFirstAt > SHIFT_WINDOW_MS) {
       shiftCount = 0;
@@ -541,6 +554,7 @@
   }
 
   document.addEventListener("keydown", onKeydownForExit, true);
+  document.addEventListener("keyup", onKeyupForExit, true);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
   } else {
