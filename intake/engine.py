@@ -534,10 +534,8 @@ class Engine:
                 "Please choose at least one option, or send 'skip'."
             )))
         whole = self._match_choice(choices, text)
-        if whole is not None:
-            picks = [whole]
-        else:
-            picks = []
+        picks = [whole] if whole is not None else []
+        if whole is None:
             for token in _SEPARATORS.split(text):
                 if not token:
                     continue
@@ -550,25 +548,26 @@ class Engine:
             raise InvalidAnswer(self._t(conversation, N_(
                 "Please choose from the options. You can send several numbers, like 1 3."
             )))
-        if any(pick.value == DONE for pick in picks):
-            if pending or len(picks) > 1:
-                return _merge(pending, [p.value for p in picks if p.value not in (DONE, SKIP)])
+        values = [pick.value for pick in picks if pick.value not in (DONE, SKIP)]
+        if any(pick.value == SKIP for pick in picks) and not values:
+            return None
+        if any(pick.value == DONE for pick in picks) and not (pending or values):
             raise InvalidAnswer(self._t(conversation, N_(
                 "Please choose at least one option, or send 'skip'."
             )))
-        if any(pick.value == SKIP for pick in picks):
-            return None
         exclusive = {choice.value for choice in step.choices if choice.exclusive}
-        values = [pick.value for pick in picks]
         chosen_exclusive = [value for value in values if value in exclusive]
         if chosen_exclusive:
             return [chosen_exclusive[0]]
-        merged = _merge([value for value in pending if value not in exclusive], values)
-        if len(picks) > 1:
-            return merged
-        answers["_pending"] = merged
-        conversation.answers = answers
-        return _PENDING
+        merged = _merge(pending, values)
+        # A choice's value on its own is a button press: keep it and offer the rest, until
+        # Done. Typed numbers or labels ("2", "1 3", "Threats") are the whole selection.
+        one_button = len(picks) == 1 and text == picks[0].value and picks[0].value != DONE
+        if one_button:
+            answers["_pending"] = merged
+            conversation.answers = answers
+            return _PENDING
+        return merged
 
     def _match_choice(self, choices: list[ReplyChoice], text: str) -> ReplyChoice | None:
         key = _key(text)

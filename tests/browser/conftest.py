@@ -140,9 +140,11 @@ def page(context, problems: PageProblems) -> Iterator[object]:
     pg.on("pageerror", lambda exc: problems.errors.append(f"pageerror: {exc}"))
     pg.on(
         "console",
-        lambda msg: problems.errors.append(f"console.{msg.type}: {msg.text}")
-        if msg.type == "error"
-        else None,
+        lambda msg: (
+            problems.errors.append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error"
+            else None
+        ),
     )
     yield pg
     pg.close()

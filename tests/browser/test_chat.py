@@ -53,7 +53,9 @@ def wait_for_reply(page, bots_before: int) -> None:
         arg=bots_before,
     )
     error = page.locator("#error")
-    assert error.is_hidden(), f"the chat showed an error: {page.locator('#error-text').text_content()}"
+    assert error.is_hidden(), (
+        f"the chat showed an error: {page.locator('#error-text').text_content()}"
+    )
 
 
 def transcript(page) -> list[tuple[str, str]]:
@@ -225,10 +227,14 @@ def walk_to_reference(page, *, keyboard: bool) -> str:
 
 def assert_focus_on_answer(page) -> None:
     """After a reply, focus is on the first choice if there are choices, else the text box."""
-    values = page.eval_on_selector_all("#choices:not([hidden]) button", "els => els.map(e => e.dataset.value)")
+    values = page.eval_on_selector_all(
+        "#choices:not([hidden]) button", "els => els.map(e => e.dataset.value)"
+    )
     now = focused(page)
     if values:
-        assert now["inChoices"] and now["value"] == values[0], f"focus is on {now}, not the first choice"
+        assert now["inChoices"] and now["value"] == values[0], (
+            f"focus is on {now}, not the first choice"
+        )
     else:
         assert now["id"] == "message-input", f"focus is on {now}, not the text box"
 
@@ -459,8 +465,10 @@ def test_unknown_conversation_starts_afresh(page, live_server):
 
 def test_failed_send_keeps_the_typed_text(page, live_server):
     open_chat(page, live_server)
-    page.route("**/api/chat/*", lambda route: route.abort()
-               if route.request.method == "POST" else route.continue_())
+    page.route(
+        "**/api/chat/*",
+        lambda route: route.abort() if route.request.method == "POST" else route.continue_(),
+    )
     page.locator("#message-input").fill("Please keep this")
     page.locator("#send").click()
     page.wait_for_selector("#error:not([hidden])")
@@ -494,14 +502,16 @@ def test_server_text_is_never_markup(page, live_server):
     open_chat(page, live_server)
     page.route(
         "**/api/chat/*",
-        lambda route: route.fulfill(
-            status=200,
-            content_type="application/json",
-            body='{"messages": [{"text": "<img src=x id=evil>\\nline two", '
-            '"choices": [{"label": "<b>bold</b>", "value": "x"}]}], "done": false, "reference": null}',
-        )
-        if route.request.method == "POST"
-        else route.continue_(),
+        lambda route: (
+            route.fulfill(
+                status=200,
+                content_type="application/json",
+                body='{"messages": [{"text": "<img src=x id=evil>\\nline two", '
+                '"choices": [{"label": "<b>bold</b>", "value": "x"}]}], "done": false, "reference": null}',
+            )
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
     )
     before = bot_count(page)
     page.locator("#message-input").fill("hello")
@@ -511,3 +521,39 @@ def test_server_text_is_never_markup(page, live_server):
     assert page.locator("#chat-log b, #choices b").count() == 0
     assert current_question(page) == "<img src=x id=evil>\nline two"
     assert page.locator("#choices button").inner_text() == "<b>bold</b>"
+
+
+def test_focus_is_never_hidden_under_the_exit_bar(page, live_server):
+    """WCAG 2.4.11: tabbing backwards up a scrolled page on a phone, the sticky exit bar
+    never covers the control that has focus (and Shift+Tab is not a quick exit)."""
+    page.set_viewport_size({"width": 320, "height": 480})
+    open_chat(page, live_server)
+    page.locator("#tools button").last.focus()
+    page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
+    seen = 0
+    for _ in range(30):
+        page.keyboard.press("Shift+Tab")
+        info = page.evaluate(
+            "() => { const e = document.activeElement; const r = e.getBoundingClientRect();"
+            " const bar = document.querySelector('.exit-bar').getBoundingClientRect();"
+            " return {id: e.id, cls: e.className, top: r.top, bottom: r.bottom,"
+            " barBottom: bar.bottom, inBar: !!e.closest('.exit-bar'), height: innerHeight}; }"
+        )
+        if info["inBar"] or "skip-link" in info["cls"]:
+            break
+        if info["id"] == "conversation":
+            continue
+        seen += 1
+        assert info["top"] >= info["barBottom"] - 1, f"focus is under the exit bar: {info}"
+        assert info["bottom"] <= info["height"] + 1, f"focus is off the screen: {info}"
+    assert seen >= 5
+    assert page.url.rstrip("/") == live_server.base_url
+
+
+def test_a_double_click_sends_once(page, live_server):
+    open_chat(page, live_server)
+    before = bot_count(page)
+    page.locator("#choices button[data-value='no']").dblclick()
+    wait_for_reply(page, before)
+    wait_idle(page)
+    assert [w for w, _ in transcript(page)].count("user") == 1

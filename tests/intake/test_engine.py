@@ -439,3 +439,11 @@ def test_when_understands_relative_words_and_keeps_them(service, clock):
     when = answers_of(service, conversation_id)["when"]
     assert when["text"] == "last night"
     assert date.fromisoformat(when["date"]) < date.today()
+
+
+def test_typed_numbers_on_a_multiple_choice_are_the_whole_selection(service):
+    conversation_id = drive(service, NAMED, until="behaviours")
+    service.send(conversation_id, "3")
+    assert answers_of(service, conversation_id)["behaviours"] == ["threats"]
+    service.send(conversation_id, "1 and 2")
+    assert answers_of(service, conversation_id)["characteristics"] == ["race", "religion"]

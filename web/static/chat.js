@@ -197,6 +197,7 @@
   function clearChoices() {
     el.choices.hidden = true;
     el.choices.removeAttribute("aria-labelledby");
+    el.choices.removeAttribute("aria-label");
     while (el.choices.firstChild) { el.choices.removeChild(el.choices.firstChild); }
   }
 
@@ -210,7 +211,9 @@
       button.className = "button button--choice";
       button.setAttribute("data-value", choice.value);
       button.textContent = typeof choice.label === "string" && choice.label ? choice.label : choice.value;
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (event) {
+        // The second click of a double-click must not answer the next question too.
+        if (event.detail > 1) { return; }
         send(choice.value, button.textContent);
       });
       el.choices.appendChild(button);
@@ -280,19 +283,20 @@
   }
 
   /*
-   * Move focus to the control for the next answer, and scroll so that the new
-   * question and that control are both on screen (below the sticky exit bar).
-   * If they cannot both fit, the focused control wins.
+   * Move focus to `target` and scroll so that everything from the top of `first` to
+   * the bottom of `last` is on screen below the sticky exit bar (for a reply: the new
+   * question down to the control that now has focus). If it cannot all fit, the
+   * focused control wins.
    */
-  function revealAndFocus(anchor, target) {
+  function revealAndFocus(target, first, last) {
     if (!target) { return; }
     target.focus({ preventScroll: true });
     var barHeight = el.exitBar ? el.exitBar.getBoundingClientRect().height : 0;
     var viewTop = barHeight + 8;
     var viewBottom = window.innerHeight - 8;
     var targetBox = target.getBoundingClientRect();
-    var top = anchor ? Math.min(anchor.getBoundingClientRect().top, targetBox.top) : targetBox.top;
-    var bottom = targetBox.bottom;
+    var top = first ? Math.min(first.getBoundingClientRect().top, targetBox.top) : targetBox.top;
+    var bottom = last ? Math.max(last.getBoundingClientRect().bottom, targetBox.bottom) : targetBox.bottom;
     if (bottom - top <= viewBottom - viewTop) {
       if (top < viewTop) { window.scrollBy(0, top - viewTop); }
       else if (bottom > viewBottom) { window.scrollBy(0, bottom - viewBottom); }
@@ -337,7 +341,7 @@
 
     if (state.done) {
       showDone();
-      if (options.focus) { revealAndFocus(firstNew, el.doneHeading); }
+      if (options.focus) { revealAndFocus(el.doneHeading, el.donePanel, el.donePanel); }
       return;
     }
     hideDone();
@@ -345,7 +349,7 @@
     describeInputBy(labelIds);
     if (options.focus) {
       var firstChoice = el.choices.querySelector("button");
-      revealAndFocus(firstNew || lastBubble, firstChoice || el.input);
+      revealAndFocus(firstChoice || el.input, firstNew || lastBubble, null);
     }
   }
 
@@ -534,7 +538,8 @@
     });
     el.newReport.addEventListener("click", newReport);
     Array.prototype.forEach.call(el.tools.querySelectorAll("button[data-command]"), function (button) {
-      button.addEventListener("click", function () {
+      button.addEventListener("click", function (event) {
+        if (event.detail > 1) { return; }
         send(button.getAttribute("data-command"), button.textContent.trim());
       });
     });

@@ -1,0 +1,92 @@
+"""The hatereport command: terminal chat, cases list and show."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from web.cli import main
+
+TERMINAL_ANSWERS = [
+    "2",            # not in danger
+    "1",            # it happened to me
+    "2",            # stay anonymous
+    "A man on the bus called me names because I wear a headscarf.",
+    "1 2",          # verbal abuse, intimidation
+    "2",            # religion or belief
+    "on Friday",
+    "4",            # somewhere else
+    "Bus station, Arboretum",
+    "3",            # not sure
+    "4",            # don't know who
+    "no", "no",
+    "3",            # police: not now
+    "no",           # Stop Hate UK
+    "skip", "skip",
+    "1",            # send report
+]
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, data_key):
+    monkeypatch.setenv("HATEREPORT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("HATEREPORT_DATA_KEY", data_key)
+    return tmp_path
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    return result
+
+
+def test_terminal_chat_holds_a_whole_report(env):
+    result = run("chat", input="\n".join(TERMINAL_ANSWERS) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Are you in danger right now?" in result.output
+    assert "  1. Yes" in result.output and "  2. No" in result.output
+    match = re.search(r"Your reference is (HR-[A-Z0-9]{4}-[A-Z0-9]{4})", result.output)
+    assert match, result.output[-2000:]
+    shown = run("cases", "show", match.group(1), "--json")
+    case = json.loads(shown.output)
+    assert case["channel"] == "terminal"
+    assert case["anonymous"] is True
+    assert case["behaviours"] == ["verbal_abuse", "intimidation"]
+    assert case["characteristics"] == ["religion"]
+    assert case["where"]["area"] == "Arboretum"
+    assert case["description"].startswith("A man on the bus")
+
+
+def test_terminal_chat_ends_cleanly_when_input_ends(env):
+    result = run("chat", input="2\n")
+    assert result.exit_code == 0
+    assert "Left without sending" in result.output
+
+
+def test_cases_list_and_show_json_keys_are_stable(env):
+    assert run("cases", "list", "--json").output.strip() == "[]"
+    assert "No cases yet" in run("cases", "list").output
+    run("chat", input="\n".join(TERMINAL_ANSWERS) + "\n")
+    listed = json.loads(run("cases", "list", "--json").output)
+    assert len(listed) == 1
+    required = {"reference", "channel", "language", "anonymous", "role", "description",
+                "behaviours", "characteristics", "urgent", "classification", "created_at"}
+    assert required <= set(listed[0])
+    assert listed[0]["classification"] in ("hate_crime", "hate_incident")
+    text_listing = run("cases", "list").output
+    assert listed[0]["reference"] in text_listing
+    shown = run("cases", "show", listed[0]["reference"].lower())
+    assert "description" in shown.output
+
+
+def test_cases_show_unknown_reference_fails_clearly(env):
+    result = run("cases", "show", "HR-0000-0000")
+    assert result.exit_code != 0
+    assert "no case with reference HR-0000-0000" in result.output
+
+
+def test_serve_help_names_host_and_port():
+    result = run("serve", "--help")
+    assert "--host" in result.output and "--port" in result.output
