@@ -21,7 +21,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 
-class KeyError_(RuntimeError):  # noqa: N801 - distinct from the builtin KeyError
+class DataKeyError(RuntimeError):
     """The data key is missing or malformed."""
 
 
@@ -34,7 +34,7 @@ class _Keyring:
 
     def require(self) -> MultiFernet:
         if self.fernet is None:
-            raise KeyError_("the data key is not configured (HATEREPORT_DATA_KEY)")
+            raise DataKeyError("the data key is not configured (HATEREPORT_DATA_KEY)")
         return self.fernet
 
 
@@ -45,11 +45,11 @@ def configure(keys: str) -> None:
     """Install the comma-separated Fernet key(s) used to seal and open values."""
     parts = [part.strip() for part in keys.split(",") if part.strip()]
     if not parts:
-        raise KeyError_("HATEREPORT_DATA_KEY is empty")
+        raise DataKeyError("HATEREPORT_DATA_KEY is empty")
     try:
         _KEYRING.fernet = MultiFernet([Fernet(part.encode()) for part in parts])
     except ValueError as exc:
-        raise KeyError_(
+        raise DataKeyError(
             "HATEREPORT_DATA_KEY must be Fernet keys (32 url-safe base64-encoded bytes)"
         ) from exc
     # A separate key, derived from the first, for keyed hashes (identities, codes).
@@ -80,7 +80,7 @@ def open_sealed(token: str) -> str:
     try:
         return _KEYRING.require().decrypt(token.encode("ascii")).decode("utf-8")
     except InvalidToken as exc:
-        raise KeyError_("a stored value could not be decrypted with the data key") from exc
+        raise DataKeyError("a stored value could not be decrypted with the data key") from exc
 
 
 def keyed_hash(value: str) -> str:

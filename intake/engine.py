@@ -27,7 +27,6 @@ from intake.flow import (
     STEPS,
     STEPS_BY_ID,
     AnswerType,
-    Choice,
     Step,
 )
 from intake.i18n import N_, gettext, ngettext

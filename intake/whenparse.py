@@ -25,9 +25,9 @@ def parse_when(text: str, locale: str, now: datetime) -> date | None:
     }
     languages = [locale] if locale != "en" else ["en"]
     try:
-        found = dateparser.parse(text[:200], languages=languages, settings=settings)  # type: ignore[arg-type]
+        found = dateparser.parse(text[:200], languages=languages, settings=settings)
         if found is None:
-            matches = search_dates(text[:500], languages=languages, settings=settings)  # type: ignore[arg-type]
+            matches = search_dates(text[:500], languages=languages, settings=settings)
             found = matches[0][1] if matches else None
     except (ValueError, OverflowError, LookupError):
         log.info("date parsing failed for one answer")

@@ -55,9 +55,9 @@ def check() -> list[str]:
     current = _ids(extract())
     committed = _ids(_read(POT))
     for missing in sorted(current - committed):
-        problems.append(f"messages.pot is stale: missing {missing[:60]!r} (run make update-catalogs)")
+        problems.append(f"messages.pot is stale: missing {missing[:60]!r} (make update-catalogs)")
     for extra in sorted(committed - current):
-        problems.append(f"messages.pot is stale: obsolete {extra[:60]!r} (run make update-catalogs)")
+        problems.append(f"messages.pot is stale: obsolete {extra[:60]!r} (make update-catalogs)")
     for path in locales():
         locale = path.parent.parent.name
         catalog = _read(path)

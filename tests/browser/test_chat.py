@@ -8,6 +8,7 @@ whatever path the backend takes until a reference like HR-XXXX-XXXX is shown.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -90,14 +91,16 @@ def is_done(page) -> bool:
 def focused(page) -> dict:
     return page.evaluate(
         "() => { const e = document.activeElement;"
-        " return {id: e.id, tag: e.tagName.toLowerCase(), value: e.dataset ? e.dataset.value : null,"
+        " return {id: e.id, tag: e.tagName.toLowerCase(),"
+        " value: e.dataset ? e.dataset.value : null,"
         " inChoices: !!e.closest('#choices')}; }"
     )
 
 
 def storage(page) -> dict:
     return page.evaluate(
-        "() => ({session: Object.assign({}, sessionStorage), local: Object.assign({}, localStorage)})"
+        "() => ({session: Object.assign({}, sessionStorage),"
+        " local: Object.assign({}, localStorage)})"
     )
 
 
@@ -449,14 +452,19 @@ def test_reload_resumes_the_conversation(page, live_server):
 
 def test_unknown_conversation_starts_afresh(page, live_server):
     page.goto(live_server.base_url + "/static/chat.css")
-    page.evaluate(
-        "() => sessionStorage.setItem('hatereport.chat', JSON.stringify({conversation: 'no-such-id',"
-        " transcript: [{from: 'bot', text: 'An old question'}], done: false, reference: null}))"
-    )
+    # Well-formed, but unknown to the server (as after it expired).
+    stale = {
+        "conversation": "AbCdEfGhIjKlMnOpQrStUv",
+        "transcript": [{"from": "bot", "text": "An old question"}],
+        "done": False,
+        "reference": None,
+    }
+    page.evaluate("s => sessionStorage.setItem('hatereport.chat', JSON.stringify(s))", stale)
     page.goto(live_server.base_url + "/")
     page.wait_for_function(
         "() => JSON.parse(sessionStorage.getItem('hatereport.chat') || '{}').conversation"
-        " && JSON.parse(sessionStorage.getItem('hatereport.chat')).conversation !== 'no-such-id'"
+        " && JSON.parse(sessionStorage.getItem('hatereport.chat')).conversation"
+        " !== 'AbCdEfGhIjKlMnOpQrStUv'"
     )
     wait_idle(page)
     assert "An old question" not in page.locator("#chat-log").inner_text()
@@ -506,8 +514,18 @@ def test_server_text_is_never_markup(page, live_server):
             route.fulfill(
                 status=200,
                 content_type="application/json",
-                body='{"messages": [{"text": "<img src=x id=evil>\\nline two", '
-                '"choices": [{"label": "<b>bold</b>", "value": "x"}]}], "done": false, "reference": null}',
+                body=json.dumps(
+                    {
+                        "messages": [
+                            {
+                                "text": "<img src=x id=evil>\nline two",
+                                "choices": [{"label": "<b>bold</b>", "value": "x"}],
+                            }
+                        ],
+                        "done": False,
+                        "reference": None,
+                    }
+                ),
             )
             if route.request.method == "POST"
             else route.continue_()

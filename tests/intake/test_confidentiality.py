@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from pathlib import Path
 
 from cryptography.fernet import Fernet
 from sqlalchemy import text

@@ -84,7 +84,7 @@ def drive(service: IntakeService, script: dict[str, str], conversation_id: str |
         step = step_of(service, conversation_id)
         if step == until:
             return conversation_id
-        turn = service.send(conversation_id, script[step])
+        service.send(conversation_id, script[step])
         if step_of(service, conversation_id) == step and step in ("behaviours", "characteristics",
                                                                   "perpetrator", "support"):
             service.send(conversation_id, "done")
