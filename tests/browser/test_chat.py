@@ -575,3 +575,18 @@ def test_a_double_click_sends_once(page, live_server):
     wait_for_reply(page, before)
     wait_idle(page)
     assert [w for w, _ in transcript(page)].count("user") == 1
+
+
+def test_quick_exit_empties_the_page_before_the_next_one_loads(page, live_server):
+    open_chat(page, live_server)
+    held = []
+    # Hold the exit page's request, so the chat page is still the document we can look at.
+    page.route(live_server.quick_exit_url, lambda route: held.append(route))
+    page.get_by_role("button", name="Exit this page").click()
+    page.wait_for_function("() => !document.body")
+    assert page.evaluate("() => document.documentElement.childElementCount") == 0
+    assert page.evaluate("() => sessionStorage.length") == 0
+    assert page.evaluate("() => document.title") == ""
+    for route in held:
+        route.continue_()
+    page.wait_for_url(live_server.quick_exit_url)
