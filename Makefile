@@ -38,7 +38,7 @@ run: install
 	$(BIN)/hatereport serve --host $(HOST) --port $(PORT)
 
 test: install-test
-	$(BIN)/python -m ruff check intake bot web tests bench
+	$(BIN)/python -m ruff check intake bot web tests tools bench
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
