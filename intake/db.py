@@ -34,7 +34,8 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            # Only the service's own user may read the folder holding the database.
+            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False}
         kwargs["pool_size"] = 20
         kwargs["max_overflow"] = 20

@@ -305,11 +305,7 @@ class Engine:
             if step.id == "safety" and result.urgent_raised:
                 # "They're attacking me" answers "are you in danger?" well enough.
                 return self._store(conversation, step, "yes", answers, result)
-            if result.urgent_raised:
-                result.replies.append(Reply(self._t(conversation, N_(
-                    "When you are safe, you can carry on with your report."
-                ))))
-            else:
+            if not result.urgent_raised:
                 result.replies.append(Reply(invalid.hint))
             result.replies.append(self._ask(conversation))
             return result
@@ -332,6 +328,9 @@ class Engine:
                 self._raise_urgency(conversation, result)
         if step.kind is AnswerType.PLACE and isinstance(value, dict) and value.get("area"):
             answers["area"] = value["area"]
+        for note_value, note in step.notes:
+            if value == note_value:
+                result.replies.append(Reply(self._t(conversation, note)))
         conversation.answers = answers
         self._advance(conversation)
         result.replies.append(self._ask(conversation))
@@ -661,7 +660,7 @@ class Engine:
         result.replies.append(Reply(self._t(conversation, N_(
             "If you are in danger now, call 999 and ask for the police. If you can't talk, "
             "call 999 from a mobile, stay on the line and press 55 when asked. We have "
-            "marked your report as urgent."
+            "marked your report as urgent. When you are safe, you can carry on below."
         ))))
 
     # -- rendering questions --------------------------------------------------------------

@@ -50,6 +50,8 @@ class Step:
     help: str = ""
     only_if: tuple[str, tuple[str, ...]] | None = None
     editable: bool = True
+    #: Said once when an answer is accepted, keyed by the answer's value.
+    notes: tuple[tuple[str, str], ...] = ()
 
 
 YES = Choice("yes", N_("Yes"))
@@ -142,6 +144,11 @@ STEPS: tuple[Step, ...] = (
         skippable=False,
         help=N_("If you stay anonymous we cannot contact you. You will get a reference and a "
                 "code so you can check your report or add to it later."),
+        notes=(("anonymous", N_(
+            "That's fine. We won't ask for your name or contact details, so we can't "
+            "contact you. At the end you'll get a reference and a code: use them to check "
+            "your report or add to it."
+        )),),
     ),
     Step(
         "name",

@@ -57,6 +57,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     Services(db, sessions, IntakeService(sessions, Engine(settings))).init_app(app)
 
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_translations(  # type: ignore[attr-defined]
         translations_for("en"), newstyle=True

@@ -447,3 +447,11 @@ def test_typed_numbers_on_a_multiple_choice_are_the_whole_selection(service):
     assert answers_of(service, conversation_id)["behaviours"] == ["threats"]
     service.send(conversation_id, "1 and 2")
     assert answers_of(service, conversation_id)["characteristics"] == ["race", "religion"]
+
+
+def test_choosing_anonymous_says_what_it_means(service):
+    conversation_id = drive(service, NAMED, until="anonymous")
+    turn = service.send(conversation_id, "anonymous")
+    assert "can't contact you" in turn.result.replies[0].text
+    assert "code" in turn.result.replies[0].text
+    assert step_of(service, conversation_id) == "description"
