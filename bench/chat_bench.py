@@ -91,9 +91,11 @@ class Server:
         try:
             self.port: int = receiver.recv()
         except EOFError:
+            self.process.join(10)
+            code = self.process.exitcode
             self.stop()
             raise RuntimeError(
-                f"the server process exited on start (exit code {self.process.exitcode})"
+                f"the server process exited on start (exit code {code}); see its traceback above"
             ) from None
         self.base_url = f"http://{HOST}:{self.port}"
 
