@@ -13,13 +13,14 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from intake import cases
+from intake import cases, conversations
 from intake.areas import DERBY_AREAS, detect_area
 from intake.flow import (
     FIRST_STEP,
@@ -126,6 +127,22 @@ def _key(text: str) -> str:
     return folded.strip(" .!?,;:'\"\u2019")
 
 
+@lru_cache(maxsize=512)
+def _vocabulary(locale: str, msgid: str) -> frozenset[str]:
+    """The matching keys of a "|"-separated word list, in English and in ``locale``."""
+    words = set(msgid.split("|"))
+    if locale != DEFAULT_LANGUAGE:
+        words |= set(gettext(locale, msgid).split("|"))
+    return frozenset(key for key in (_key(word) for word in words) if key)
+
+
+@lru_cache(maxsize=64)
+def _emergency_pattern(locale: str) -> re.Pattern[str]:
+    """One pattern matching any emergency phrase of ``locale`` as whole words."""
+    phrases = sorted(_vocabulary(locale, EMERGENCY_WORDS), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, phrases)) + r")(?!\w)")
+
+
 class Engine:
     """Drives the declarative flow for any channel."""
 
@@ -135,11 +152,8 @@ class Engine:
 
     # -- the vocabulary, per locale ------------------------------------------------
 
-    def _words(self, locale: str, msgid: str) -> set[str]:
-        words = set(msgid.split("|"))
-        if locale != DEFAULT_LANGUAGE:
-            words |= set(gettext(locale, msgid).split("|"))
-        return {key for key in (_key(word) for word in words) if key}
+    def _words(self, locale: str, msgid: str) -> frozenset[str]:
+        return _vocabulary(locale, msgid)
 
     def _command(self, locale: str, text: str) -> str | None:
         if text.strip() == "?":
@@ -158,11 +172,7 @@ class Engine:
 
     def is_emergency(self, locale: str, text: str) -> bool:
         """Say whether ``text`` contains a word or phrase meaning danger now."""
-        folded = " ".join(text.casefold().split())
-        for phrase in self._words(locale, EMERGENCY_WORDS):
-            if re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", folded):
-                return True
-        return False
+        return _emergency_pattern(locale).search(" ".join(text.casefold().split())) is not None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -189,7 +199,7 @@ class Engine:
             created_at=now,
             updated_at=now,
         )
-        session.add(conversation)
+        conversations.insert_new(session, conversation)
         result = TurnResult()
         result.replies.append(Reply(self._t(conversation, N_(
             "Hello. You can report hate crime or a hate incident here, safely and in "
@@ -200,13 +210,17 @@ class Engine:
 
     def load(self, session: Session, conversation_id: str, now: datetime) -> Conversation | None:
         """Fetch a live conversation; an expired one is deleted and reported as absent."""
-        conversation = session.get(Conversation, conversation_id)
+        conversation = conversations.load(session, conversation_id)
         if conversation is None:
             return None
         if self.is_expired(conversation, now):
-            session.delete(conversation)
+            conversations.remove(session, conversation_id)
             return None
         return conversation
+
+    def save(self, session: Session, conversation: Conversation) -> None:
+        """Write back what a turn changed (guarded against a concurrent turn)."""
+        conversations.save(session, conversation)
 
     def is_expired(self, conversation: Conversation, now: datetime) -> bool:
         """Say whether ``conversation`` was left longer than the configured time."""
@@ -226,17 +240,10 @@ class Engine:
         self, session: Session, channel: str, identity_hash: str, now: datetime
     ) -> Conversation | None:
         """The newest live conversation for a channel identity (for SMS and chat bots)."""
-        cutoff = now - self.settings.conversation_ttl
-        return session.scalars(
-            select(Conversation)
-            .where(
-                Conversation.channel == channel,
-                Conversation.identity_hash == identity_hash,
-                Conversation.updated_at > cutoff,
-            )
-            .order_by(Conversation.updated_at.desc())
-            .limit(1)
-        ).first()
+        conversation = conversations.newest_for_identity(session, channel, identity_hash)
+        if conversation is None or self.is_expired(conversation, now):
+            return None
+        return conversation
 
     def current(self, conversation: Conversation) -> TurnResult:
         """The question the conversation is waiting on, for resuming it."""

@@ -68,8 +68,9 @@ class IntakeService:
                     if conversation is None:
                         break  # commit the deletion of an expired one, then say so
                     result = self.engine.handle(session, conversation, text, self.clock())
-                    session.flush()
-                    return Turn(conversation.id, result)
+                    self.engine.save(session, conversation)
+                    turn = Turn(conversation.id, result)
+                return turn
             except StaleDataError:
                 log.info("conversation changed concurrently; retrying (attempt %d)", attempt + 1)
         else:

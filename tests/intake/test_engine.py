@@ -455,3 +455,34 @@ def test_choosing_anonymous_says_what_it_means(service):
     assert "can't contact you" in turn.result.replies[0].text
     assert "code" in turn.result.replies[0].text
     assert step_of(service, conversation_id) == "description"
+
+
+def test_two_turns_racing_on_one_conversation_cannot_both_win(service):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from intake import conversations
+
+    conversation_id = service.start("web").conversation_id
+    with service.sessions() as session, session.begin():
+        first = conversations.load(session, conversation_id)
+        second = conversations.load(session, conversation_id)
+        first.step = "role"
+        conversations.save(session, first)
+        second.step = "description"
+        with pytest.raises(StaleDataError):
+            conversations.save(session, second)
+    assert step_of(service, conversation_id) == "role"
+
+
+def test_concurrent_messages_to_one_conversation_are_all_applied(service):
+    import threading
+
+    conversation_id = drive(service, NAMED, until="behaviours")
+    picks = ["verbal_abuse", "intimidation", "threats", "harassment"]
+    threads = [threading.Thread(target=service.send, args=(conversation_id, pick))
+               for pick in picks]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers_of(service, conversation_id)["_pending"]) == sorted(picks)

@@ -1,0 +1,76 @@
+"""Loading and saving conversations: the hot path of every turn, in plain SQL statements.
+
+A turn reads one row and writes it back. Doing that with Core statements (one SELECT,
+one UPDATE guarded by the row's version) rather than the ORM's identity map and unit of
+work halves the cost of a turn. Conversations handled here are never attached to a
+session; ``save`` writes them back explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from intake.models import Conversation
+
+_TABLE: Table = Conversation.__table__  # type: ignore[assignment]
+_COLUMNS = [column.key for column in _TABLE.columns]
+
+# Built once: executing a prepared statement with parameters skips rebuilding and
+# re-keying it for the compiled cache on every turn.
+_LOAD = select(_TABLE).where(_TABLE.c.id == bindparam("wanted_id"))
+_INSERT = insert(_TABLE)
+_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("wanted_id"), _TABLE.c.version == bindparam("old_version"))
+    .values({key: bindparam(key) for key in _COLUMNS if key != "id"})
+)
+_DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("wanted_id"))
+
+
+def _values(conversation: Conversation) -> dict[str, Any]:
+    return {key: getattr(conversation, key) for key in _COLUMNS}
+
+
+def load(session: Session, conversation_id: str) -> Conversation | None:
+    """The conversation with ``conversation_id``, detached, or None."""
+    row = session.execute(_LOAD, {"wanted_id": conversation_id}).mappings().first()
+    return None if row is None else Conversation(**row)
+
+
+def newest_for_identity(session: Session, channel: str, identity_hash: str
+                        ) -> Conversation | None:
+    """The most recently active conversation of a channel identity, detached, or None."""
+    row = session.execute(
+        select(_TABLE)
+        .where(_TABLE.c.channel == channel, _TABLE.c.identity_hash == identity_hash)
+        .order_by(_TABLE.c.updated_at.desc())
+        .limit(1)
+    ).mappings().first()
+    return None if row is None else Conversation(**row)
+
+
+def insert_new(session: Session, conversation: Conversation) -> None:
+    """Store a new conversation (version 1)."""
+    conversation.version = 1
+    session.execute(_INSERT, _values(conversation))
+
+
+def save(session: Session, conversation: Conversation) -> None:
+    """Write ``conversation`` back; fails if another turn changed it since it was loaded."""
+    old = conversation.version
+    values = _values(conversation)
+    del values["id"]
+    values.update(version=old + 1, wanted_id=conversation.id, old_version=old)
+    result = session.execute(_UPDATE, values)
+    if getattr(result, "rowcount", 1) != 1:
+        raise StaleDataError(f"conversation changed concurrently (version {old})")
+    conversation.version = old + 1
+
+
+def remove(session: Session, conversation_id: str) -> None:
+    """Delete a conversation and its answers."""
+    session.execute(_DELETE, {"wanted_id": conversation_id})
