@@ -23,6 +23,7 @@ import json
 import math
 import multiprocessing
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -136,7 +137,7 @@ class Phase:
             "errors": sum(self.errors.values()),
             "error_kinds": dict(self.errors),
             **({"conversations_finished": self.conversations_finished}
-               if self.name == "chat" else {}),
+               if self.name.startswith("chat") else {}),
         }
 
 
@@ -190,8 +191,15 @@ def _answer(messages: list[dict[str, Any]], first: bool, repeated: bool) -> str:
     return "skip" if repeated and "skip" in choices else FREE_TEXT
 
 
-async def _converse(session: Any, base: str, phase: Phase, window: Window) -> None:
-    """One worker: whole conversations back to back until the window closes."""
+async def _converse(
+    session: Any, base: str, phase: Phase, window: Window, think: float = 0.0
+) -> None:
+    """One worker: whole conversations back to back until the window closes.
+
+    With ``think`` > 0 the worker pauses between turns like a person reading and
+    tapping (uniformly 0.5 to 1.5 times ``think`` seconds).
+    """
+    pace = random.Random(len(phase.latencies_ms))
     while not window.over():
         status, payload = await _post(session, f"{base}/api/chat", {}, phase, window)
         if status != 201 or not isinstance(payload, dict):
@@ -214,6 +222,8 @@ async def _converse(session: Any, base: str, phase: Phase, window: Window) -> No
                 break
             previous_question = question
             messages = payload["messages"]
+            if think:
+                await asyncio.sleep(think * pace.uniform(0.5, 1.5))
         else:
             phase.errors["conversation did not finish"] += 1
 
@@ -226,18 +236,21 @@ async def _hammer(session: Any, base: str, phase: Phase, window: Window) -> None
 
 
 async def _run_phase(
-    name: str, base: str, concurrency: int, warmup: float, seconds: float
+    name: str, base: str, concurrency: int, warmup: float, seconds: float, think: float = 0.0
 ) -> Phase:
     import aiohttp
 
     phase = Phase(name, seconds)
-    worker = _converse if name == "chat" else _hammer
     connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         window = Window(warmup, seconds)
-        tasks = [asyncio.create_task(worker(session, base, phase, window))
-                 for _ in range(concurrency)]
+        if name.startswith("chat"):
+            tasks = [asyncio.create_task(_converse(session, base, phase, window, think))
+                     for _ in range(concurrency)]
+        else:
+            tasks = [asyncio.create_task(_hammer(session, base, phase, window))
+                     for _ in range(concurrency)]
         await asyncio.wait_for(
             asyncio.gather(*tasks),
             timeout=warmup + seconds + REQUEST_TIMEOUT_SECONDS + 5,
@@ -269,7 +282,9 @@ def _verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
 
-def _results(args: argparse.Namespace, chat: Phase, bare: Phase) -> dict[str, Any]:
+def _results(
+    args: argparse.Namespace, chat: Phase, bare: Phase, paced: Phase
+) -> dict[str, Any]:
     c, b = chat.summary(), bare.summary()
     ratio = c["turns_per_second"] / b["turns_per_second"] if b["turns_per_second"] else 0.0
     return {
@@ -284,6 +299,7 @@ def _results(args: argparse.Namespace, chat: Phase, bare: Phase) -> dict[str, An
             "cpus": multiprocessing.cpu_count(),
         },
         "chat": c,
+        "chat_paced": {**paced.summary(), "think_seconds": args.think},
         "bare": b,
         "ratio": round(ratio, 3),
         "aims": {
@@ -302,7 +318,9 @@ def _print_table(results: dict[str, Any]) -> None:
              f"{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
     print(header)
     print("-" * len(header))
-    for name, label in (("chat", "chat (POST /api/chat)"), ("bare", "bare Flask endpoint")):
+    rows = (("chat", "chat, back to back"), ("chat_paced", "chat, paced"),
+            ("bare", "bare Flask endpoint"))
+    for name, label in rows:
         r = results[name]
         print(f"{label:<22}{r['requests']:>10}{r['turns_per_second']:>10.1f}"
               f"{_fmt(r['median_ms']):>11}{_fmt(r['p99_ms']):>9}{_fmt(r['max_ms']):>9}"
@@ -313,7 +331,11 @@ def _print_table(results: dict[str, Any]) -> None:
           f"aim >= {AIM_RATIO}: {_verdict(aims['ratio_at_least_0.5'])}")
     print(f"chat p99: {_fmt(results['chat']['p99_ms'])} ms   "
           f"aim < {AIM_P99_MS:g} ms: {_verdict(aims['chat_p99_under_50ms'])}")
-    for name in ("chat", "bare"):
+    paced = results["chat_paced"]
+    print(f"chat p99 with people pausing ~{paced['think_seconds']:g} s between turns "
+          f"({paced['turns_per_second']:.0f} turns/s offered): {_fmt(paced['p99_ms'])} ms   "
+          f"aim < {AIM_P99_MS:g} ms: {_verdict((paced['p99_ms'] or 1e9) < AIM_P99_MS)}")
+    for name in ("chat", "chat_paced", "bare"):
         for kind, count in results[name]["error_kinds"].items():
             print(f"ERROR ({name}): {kind}: {count}", file=sys.stderr)
 
@@ -335,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="concurrent conversations / clients (default 50)")
     parser.add_argument("--threads", type=int, default=8,
                         help="waitress worker threads (default 8)")
+    parser.add_argument("--think", type=float, default=1.0,
+                        help="mean pause between turns in the paced phase, seconds (default 1)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     if not (0 < args.seconds <= 600 and 0 <= args.warmup <= 60
@@ -354,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"serving on {server.base_url}; chat phase ...")
             chat = asyncio.run(_run_phase("chat", server.base_url, args.concurrency,
                                           args.warmup, args.seconds))
+            say("paced chat phase (people pausing between turns) ...")
+            paced = asyncio.run(_run_phase("chat_paced", server.base_url, args.concurrency,
+                                           args.warmup, args.seconds, think=args.think))
             say("bare endpoint phase ...")
             bare = asyncio.run(_run_phase("bare", server.base_url, args.concurrency,
                                           args.warmup, args.seconds))
@@ -362,12 +389,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
 
-    results = _results(args, chat, bare)
+    results = _results(args, chat, bare, paced)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         _print_table(results)
-    errors = results["chat"]["errors"] + results["bare"]["errors"]
+    errors = sum(results[name]["errors"] for name in ("chat", "chat_paced", "bare"))
     if errors or not results["chat"]["requests"] or not results["bare"]["requests"]:
         print(f"bench: {errors} errors (see above); failing", file=sys.stderr)
         return 1
