@@ -131,6 +131,7 @@ def context(browser, live_server: LiveServer, problems: PageProblems) -> Iterato
     try:
         yield ctx
     finally:
+        ctx.unroute_all(behavior="ignoreErrors")
         ctx.close()
 
 

@@ -126,6 +126,8 @@ def describe(violations: list[dict]) -> str:
 class Walker:
     """Chooses an answer for each question; knows only general shapes of question."""
 
+    #: Values to take whenever they are offered, to steer down another path.
+    prefer: frozenset[str] = frozenset()
     picked_in_multi: bool = False
     asked: dict[str, int] = field(default_factory=dict)
 
@@ -136,6 +138,9 @@ class Walker:
             return "submit"
         if "danger" in low and "no" in values:
             return "no"
+        preferred = [v for v in values if v in self.prefer]
+        if preferred:
+            return preferred[0]
         if "done" in values:
             # A choose-several question: pick one thing, then Done.
             if self.picked_in_multi:
@@ -194,9 +199,9 @@ class Walker:
             raise AssertionError(f"the same question keeps coming back: {question!r}")
 
 
-def walk_to_reference(page, *, keyboard: bool) -> str:
+def walk_to_reference(page, *, keyboard: bool, prefer: frozenset[str] = frozenset()) -> str:
     """Answer every question until the report is sent; return the reference shown."""
-    walker = Walker()
+    walker = Walker(prefer=prefer)
     for _turn in range(MAX_TURNS):
         if is_done(page):
             break
@@ -302,7 +307,10 @@ def test_whole_report_by_keyboard_only(page, live_server, problems):
     page.keyboard.press("Tab")
     assert_focus_on_answer(page)
 
-    walk_to_reference(page, keyboard=True)
+    # Another path than the mouse test: anonymous, and online (so a website question).
+    walk_to_reference(page, keyboard=True, prefer=frozenset({"anonymous", "online"}))
+    said = [text for who, text in transcript(page) if who == "user"]
+    assert "Stay anonymous" in said and "Online" in said
 
     assert focused(page)["id"] == "done-heading"
     page.keyboard.press("Tab")
@@ -580,14 +588,20 @@ def test_a_double_click_sends_once(page, live_server):
 def test_quick_exit_empties_the_page_before_the_next_one_loads(page, live_server):
     open_chat(page, live_server)
     held = []
-    # Hold the exit page's request, so the chat page is still the document we can look at.
+    # Hold the exit page's request, so the chat page is still the document in the tab.
     page.route(live_server.quick_exit_url, lambda route: held.append(route))
-    # (A script click: Playwright's own click would wait for the held navigation.)
-    page.evaluate("() => document.getElementById('quick-exit').click()")
-    assert page.evaluate("() => document.body") is None
-    assert page.evaluate("() => document.documentElement.childElementCount") == 0
-    assert page.evaluate("() => sessionStorage.length") == 0
-    assert page.evaluate("() => document.title") == ""
-    for route in held:
-        route.continue_()
+    # Click and look in one go: while the navigation is held, Playwright cannot evaluate.
+    left = page.evaluate(
+        "() => { document.getElementById('quick-exit').click();"
+        " return {body: document.body === null,"
+        " children: document.documentElement.childElementCount,"
+        " stored: sessionStorage.length, title: document.title}; }"
+    )
+    assert left == {"body": True, "children": 0, "stored": 0, "title": ""}
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the exit page was never asked for"
+    held[0].continue_()
     page.wait_for_url(live_server.quick_exit_url)
