@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine as SAEngine
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import crypto
@@ -47,15 +49,47 @@ def clock() -> Clock:
     return Clock(datetime(2026, 11, 27, 14, 0, 0))
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "hatereport.db"
+#: The machine's PostgreSQL server (trust authentication on 127.0.0.1:5432).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HATEREPORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    import psycopg
+
+    name = f"hatereport_test_{os.getpid()}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+    with admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    yield f"{base}/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database test runs on the embedded SQLite default and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hatereport.db'}"
+    url: str = request.getfixturevalue("pg_database")
+    return url
 
 
 @pytest.fixture
-def db(db_path: Path, data_key: str) -> Iterator[SAEngine]:
-    engine = make_engine(f"sqlite:///{db_path}")
+def db(db_url: str, data_key: str) -> Iterator[SAEngine]:
+    engine = make_engine(db_url)
     migrate(engine)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("TRUNCATE conversations, cases RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
 

@@ -384,13 +384,13 @@ def test_injury_or_vulnerable_person_makes_the_case_urgent(service):
         assert case.urgent and not case.danger_now
 
 
-def test_resume_after_a_server_restart(service, sessions, clock, db_path):
+def test_resume_after_a_server_restart(service, sessions, clock, db_url):
     conversation_id = drive(service, NAMED, until="repeated")
     # A new engine and service on the same database file: as after a restart.
     from intake.db import make_engine, make_sessionmaker
     from intake.engine import EngineSettings
 
-    engine2 = make_engine(f"sqlite:///{db_path}")
+    engine2 = make_engine(db_url)
     restarted = IntakeService(make_sessionmaker(engine2), Engine(EngineSettings()), clock)
     turn = restarted.current(conversation_id)
     assert "happened before" in turn.result.replies[-1].text
