@@ -12,7 +12,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +37,12 @@ from intake.whenparse import parse_when
 
 #: The longest single answer kept; far beyond any real report, it bounds abuse.
 MAX_ANSWER_CHARS = 100_000
+#: After a pause, a free-text message of at least this many words is taken as the answer
+#: (shorter ones, like "hi" or "I'm back", just resume).
+RESUME_ANSWER_WORDS = 4
+FREE_TEXT_KINDS = frozenset({AnswerType.TEXT, AnswerType.TIME, AnswerType.PLACE})
+#: Commands that, on a free-text question, only count when sent as /command.
+SLASH_ONLY_ON_FREE_TEXT = frozenset({"stop"})
 
 SKIP = "skip"
 DONE = "done"
@@ -56,18 +62,21 @@ COMMAND_WORDS: dict[str, str] = {
 }
 SKIP_WORDS = N_("skip|pass|don't know|dont know|prefer not to say")
 DONE_WORDS = N_("done|finished|that's all|thats all|nothing else")
-YES_WORDS = N_("yes|y|yeah|yep|yup|ok|okay|sure")
+YES_WORDS = N_("yes|y|yeah|yep|yup")
 NO_WORDS = N_("no|n|nope|nah")
 SUBMIT_WORDS = N_("send|submit|send report|send it")
 EDIT_WORDS = N_("change|edit|change an answer")
 #: Words that mean danger now, matched anywhere in a message (whole words).
 EMERGENCY_WORDS = N_(
     "in danger|danger now|being attacked|attacking me|attacked now|999|emergency|"
-    "going to kill|kill me|hurt me|hurting me|outside my door|breaking in|trying to get in"
+    "going to kill|kill me|hurting me|outside my door|breaking in|trying to get in"
 )
+#: Words that, just before an emergency phrase, negate it ("I'm not in danger").
+NEGATION_WORDS = N_("not|no longer|never|isn't|aren't|wasn't|am not|i'm not")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
-_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\band\b|\s)\s*", flags=re.IGNORECASE)
+_LIST_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\band\b)\s*", flags=re.IGNORECASE)
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,13 @@ def _emergency_pattern(locale: str) -> re.Pattern[str]:
     return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, phrases)) + r")(?!\w)")
 
 
+@lru_cache(maxsize=64)
+def _negation_pattern(locale: str) -> re.Pattern[str]:
+    """A negation as the last word, or the last but one, before a phrase."""
+    words = sorted(_vocabulary(locale, NEGATION_WORDS), key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")\s+(?:[\w']+\s+)?$")
+
+
 class Engine:
     """Drives the declarative flow for any channel."""
 
@@ -152,10 +168,12 @@ class Engine:
 
     # -- the vocabulary, per locale ------------------------------------------------
 
-    def _words(self, locale: str, msgid: str) -> frozenset[str]:
-        return _vocabulary(locale, msgid)
+    def _command(self, locale: str, text: str, free_text: bool = False) -> str | None:
+        """The command ``text`` names, if it is one.
 
-    def _command(self, locale: str, text: str) -> str | None:
+        On a free-text question "stop" may well be the answer ("for it to stop"), so
+        there only ``/stop`` pauses.
+        """
         if text.strip() == "?":
             return "help"
         key = _key(text)
@@ -166,13 +184,27 @@ class Engine:
             if key in COMMAND_WORDS:
                 return key
         for command, msgid in COMMAND_WORDS.items():
-            if key in self._words(locale, msgid):
+            if key in _vocabulary(locale, msgid):
+                if free_text and command in SLASH_ONLY_ON_FREE_TEXT:
+                    return None
                 return command
         return None
 
     def is_emergency(self, locale: str, text: str) -> bool:
-        """Say whether ``text`` contains a word or phrase meaning danger now."""
-        return _emergency_pattern(locale).search(" ".join(text.casefold().split())) is not None
+        """Say whether ``text`` has a phrase meaning danger now that is not negated."""
+        folded = " ".join(text.casefold().replace("\u2019", "'").split())
+        negation = _negation_pattern(locale)
+        for match in _emergency_pattern(locale).finditer(folded):
+            if not negation.search(folded[:match.start()]):
+                return True
+        return False
+
+    def _denies_danger(self, locale: str, text: str) -> bool:
+        """Say whether ``text`` names danger only to deny it ("I'm not in danger")."""
+        folded = " ".join(text.casefold().replace("\u2019", "'").split())
+        negation = _negation_pattern(locale)
+        matches = list(_emergency_pattern(locale).finditer(folded))
+        return bool(matches) and all(negation.search(folded[:m.start()]) for m in matches)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -267,32 +299,29 @@ class Engine:
         conversation.updated_at = now
         answers = dict(conversation.answers or {})
         locale = conversation.locale
-        command = self._command(locale, text)
+        step = STEPS_BY_ID[conversation.step]
+        free_text = conversation.mode is None and step.kind in FREE_TEXT_KINDS
+        command = self._command(locale, text, free_text=free_text)
 
-        if command == "restart":
-            self._reset(conversation)
-            result.replies.append(Reply(self._t(conversation, N_(
-                "OK, let's start again. Your earlier answers have been deleted."
-            ))))
-            result.replies.append(self._ask(conversation))
-            return result
+        # Safety first, whatever state the conversation is in.
+        if command is None and text and self.is_emergency(locale, text):
+            self._raise_urgency(conversation, result)
 
         if conversation.status == "submitted":
-            result.done = True
-            result.reference = self._reference(conversation)
-            result.replies.append(self._already_sent(conversation))
-            return result
+            return self._after_submission(conversation, command, result)
+
+        if conversation.mode == "confirm_restart":
+            return self._answer_restart_confirmation(conversation, text, result)
 
         if conversation.status == "paused":
             conversation.status = "active"
             result.replies.append(Reply(self._t(conversation, N_(
                 "Welcome back. Let's carry on where you left off."
             ))))
-            result.replies.append(self._ask(conversation))
-            return result
-
-        if text and command is None and self.is_emergency(locale, text):
-            self._raise_urgency(conversation, result)
+            # "Hi" or "I'm back" resumes; a real answer (or a command) is taken as one.
+            if command is None and free_text and len(text.split()) < RESUME_ANSWER_WORDS:
+                result.replies.append(self._ask(conversation))
+                return result
 
         if command is not None:
             return self._run_command(conversation, command, result)
@@ -302,16 +331,16 @@ class Engine:
         if conversation.mode == "edit":
             return self._answer_edit_menu(conversation, text, result)
 
-        step = STEPS_BY_ID[conversation.step]
         if step.kind is AnswerType.REVIEW:
             return self._answer_review(session, conversation, text, now, result)
 
+        if step.id == "safety" and result.urgent_raised:
+            # "They're attacking me" (even "no, they're attacking me") answers "are you
+            # in danger?" well enough.
+            return self._store(conversation, step, "yes", answers, result)
         try:
-            value = self._parse(conversation, step, text, answers)
+            value = self._parse(conversation, step, text, answers, now)
         except InvalidAnswer as invalid:
-            if step.id == "safety" and result.urgent_raised:
-                # "They're attacking me" answers "are you in danger?" well enough.
-                return self._store(conversation, step, "yes", answers, result)
             if not result.urgent_raised:
                 result.replies.append(Reply(invalid.hint))
             result.replies.append(self._ask(conversation))
@@ -328,18 +357,49 @@ class Engine:
                answers: dict[str, Any], result: TurnResult) -> TurnResult:
         """Keep an accepted answer, then ask the next question."""
         answers.pop("_pending", None)
+        answers.pop("_editing", None)
         answers[step.id] = value
-        if step.id == "safety" and value == "yes":
-            answers["_danger"] = True
-            if not result.urgent_raised:
+        if step.id == "safety":
+            answers["_danger"] = value == "yes"
+            if value == "yes" and not result.urgent_raised:
                 self._raise_urgency(conversation, result)
-        if step.kind is AnswerType.PLACE and isinstance(value, dict) and value.get("area"):
-            answers["area"] = value["area"]
         for note_value, note in step.notes:
             if value == note_value:
                 result.replies.append(Reply(self._t(conversation, note)))
         conversation.answers = answers
         self._advance(conversation)
+        result.replies.append(self._ask(conversation))
+        return result
+
+    def _after_submission(self, conversation: Conversation, command: str | None,
+                          result: TurnResult) -> TurnResult:
+        reference = self._reference(conversation) or ""
+        if command == "restart":
+            self._reset(conversation)
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Your report %(reference)s has been sent and is not affected. Let's start a "
+                "new report."
+            ), reference=reference)))
+            result.replies.append(self._ask(conversation))
+            return result
+        result.done = True
+        result.reference = reference or None
+        result.replies.append(self._already_sent(conversation))
+        return result
+
+    def _answer_restart_confirmation(self, conversation: Conversation, text: str,
+                                     result: TurnResult) -> TurnResult:
+        conversation.mode = None
+        key = _key(text)
+        if key in ("yes", "1") or key in _vocabulary(conversation.locale, YES_WORDS):
+            self._reset(conversation)
+            result.replies.append(Reply(self._t(conversation, N_(
+                "OK, let's start again. Your earlier answers have been deleted."
+            ))))
+        else:
+            result.replies.append(Reply(self._t(conversation, N_(
+                "OK, nothing has been deleted. Let's carry on."
+            ))))
         result.replies.append(self._ask(conversation))
         return result
 
@@ -353,8 +413,9 @@ class Engine:
                 result.replies.append(Reply(self._t(conversation, step.help)))
             result.replies.append(Reply(self._t(conversation, N_(
                 "You can send 'back' to go to the last question, 'restart' to start again, "
-                "'language' to change language, 'stop' to pause, or 'skip' to leave a "
-                "question out. If you are in danger, call 999."
+                "'language' to change language, '/stop' to pause, or 'skip' to leave a "
+                "question out. If you are in danger, call 999. If it is not an emergency, "
+                "you can call the police on 101, or Stop Hate UK any time on 0800 138 1625."
             ))))
             result.replies.append(self._ask(conversation))
         elif command == "back":
@@ -375,7 +436,17 @@ class Engine:
         elif command == "language":
             conversation.mode = "language"
             result.replies.append(self._ask(conversation))
+        elif command == "restart":
+            if not self._has_answers(conversation):
+                self._reset(conversation)
+                result.replies.append(self._ask(conversation))
+            else:
+                conversation.mode = "confirm_restart"
+                result.replies.append(self._ask(conversation))
         return result
+
+    def _has_answers(self, conversation: Conversation) -> bool:
+        return any(not key.startswith("_") for key in (conversation.answers or {}))
 
     def _answer_language_menu(self, conversation: Conversation, text: str, result: TurnResult
                               ) -> TurnResult:
@@ -407,7 +478,9 @@ class Engine:
             conversation.mode = None
         else:
             conversation.mode = None
-            self._goto(conversation, picked.value[len(EDIT_PREFIX):])
+            step_id = picked.value[len(EDIT_PREFIX):]
+            conversation.answers = {**(conversation.answers or {}), "_editing": step_id}
+            self._goto(conversation, step_id)
         result.replies.append(self._ask(conversation))
         return result
 
@@ -416,9 +489,9 @@ class Engine:
         key = _key(text)
         choices = self._review_choices(conversation)
         picked = self._match_choice(choices, text)
-        if key in self._words(conversation.locale, SUBMIT_WORDS):
+        if key in _vocabulary(conversation.locale, SUBMIT_WORDS):
             picked = choices[0]
-        elif key in self._words(conversation.locale, EDIT_WORDS):
+        elif key in _vocabulary(conversation.locale, EDIT_WORDS):
             picked = choices[1]
         if picked is None:
             result.replies.append(Reply(self._t(conversation, N_(
@@ -456,9 +529,9 @@ class Engine:
         ), reference=case.reference)]
         if code is not None:
             lines.append(self._t(conversation, N_(
-                "Your secret code is %(code)s. Keep the reference and code safe: because we "
-                "don't know who you are, they are the only way to check your report or add "
-                "to it. Send them to us on any channel."
+                "Your secret code is %(code)s. Keep the reference and code safe and private: "
+                "because we don't know who you are, they are the only way to check on your "
+                "report or add to it."
             ), code=code))
         else:
             lines.append(self._t(conversation, N_(
@@ -480,11 +553,15 @@ class Engine:
     # -- parsing answers --------------------------------------------------------------
 
     def _parse(self, conversation: Conversation, step: Step, text: str,
-               answers: dict[str, Any]) -> Any:
+               answers: dict[str, Any], now: datetime) -> Any:
         locale = conversation.locale
         key = _key(text)
         choices = self._step_choices(conversation, step)
-        if step.skippable and (key == SKIP or key in self._words(locale, SKIP_WORDS)):
+        if step.kind is AnswerType.MULTI:
+            return self._parse_multi(conversation, step, text, answers)
+        if step.skippable and (key == SKIP or (
+            key in _vocabulary(locale, SKIP_WORDS) and self._match_choice(choices, text) is None
+        )):
             return None
         if step.skippable is False and key == SKIP:
             raise InvalidAnswer(self._t(conversation, N_(
@@ -493,10 +570,15 @@ class Engine:
         if step.kind in (AnswerType.CHOICE, AnswerType.YES_NO):
             picked = self._match_choice(choices, text)
             if picked is None and step.kind is AnswerType.YES_NO:
-                if key in self._words(locale, YES_WORDS):
-                    return "yes"
-                if key in self._words(locale, NO_WORDS):
-                    return "no"
+                # "Yes", or a sentence that starts with it: "No, I'm fine".
+                first = _key(text.replace(",", " ").split(maxsplit=1)[0]) if text else ""
+                for word in (key, first):
+                    if word in _vocabulary(locale, YES_WORDS):
+                        return "yes"
+                    if word in _vocabulary(locale, NO_WORDS):
+                        return "no"
+                if step.id == "safety" and self._denies_danger(locale, text):
+                    return "no"  # "I am not in danger now"
                 raise InvalidAnswer(self._t(conversation, N_("Please answer Yes or No.")))
             if picked is None or picked.value in (SKIP, DONE):
                 if picked is not None and picked.value == SKIP:
@@ -506,8 +588,6 @@ class Engine:
                     "with its number."
                 )))
             return picked.value
-        if step.kind is AnswerType.MULTI:
-            return self._parse_multi(conversation, step, text, answers)
         if not text:
             if step.skippable:
                 raise InvalidAnswer(self._t(conversation, N_(
@@ -521,7 +601,8 @@ class Engine:
                 "That message is too long. Please send it in shorter parts."
             )))
         if step.kind is AnswerType.TIME:
-            when = parse_when(text, locale, datetime.now(self._tz).replace(tzinfo=None))
+            local_now = now.replace(tzinfo=UTC).astimezone(self._tz).replace(tzinfo=None)
+            when = parse_when(text, locale, local_now)
             return {"text": text, "date": when.isoformat() if when else None}
         if step.kind is AnswerType.PLACE:
             return {"text": text, "area": detect_area(text, self.settings.areas)}
@@ -532,30 +613,26 @@ class Engine:
         choices = self._step_choices(conversation, step)
         pending: list[str] = list(answers.get("_pending") or [])
         key = _key(text)
-        if key == DONE or key in self._words(conversation.locale, DONE_WORDS):
+        if key == DONE or key in _vocabulary(conversation.locale, DONE_WORDS):
             if pending:
                 return pending
             raise InvalidAnswer(self._t(conversation, N_(
                 "Please choose at least one option, or send 'skip'."
             )))
         whole = self._match_choice(choices, text)
-        picks = [whole] if whole is not None else []
-        if whole is None:
-            for token in _SEPARATORS.split(text):
-                if not token:
-                    continue
-                one = self._match_choice(choices, token)
-                if one is None:
-                    picks = []
-                    break
-                picks.append(one)
+        if whole is None and step.skippable and (
+            key == SKIP or key in _vocabulary(conversation.locale, SKIP_WORDS)
+        ):
+            return pending or None  # Skip after some picks keeps them
+        picks = [whole] if whole is not None else self._split_picks(choices, text)
         if not picks:
             raise InvalidAnswer(self._t(conversation, N_(
-                "Please choose from the options. You can send several numbers, like 1 3."
+                "Please choose from the options. You can choose more than one: one at a "
+                "time, or together separated by commas."
             )))
         values = [pick.value for pick in picks if pick.value not in (DONE, SKIP)]
         if any(pick.value == SKIP for pick in picks) and not values:
-            return None
+            return pending or None
         if any(pick.value == DONE for pick in picks) and not (pending or values):
             raise InvalidAnswer(self._t(conversation, N_(
                 "Please choose at least one option, or send 'skip'."
@@ -573,6 +650,15 @@ class Engine:
             conversation.answers = answers
             return _PENDING
         return merged
+
+    def _split_picks(self, choices: list[ReplyChoice], text: str) -> list[ReplyChoice]:
+        """Several options in one message: "Threats, physical attack" or "1 3"."""
+        for separators in (_LIST_SEPARATORS, _SPACES):
+            parts = [part for part in separators.split(text) if part.strip()]
+            picks = [self._match_choice(choices, part) for part in parts]
+            if len(parts) > 1 and all(pick is not None for pick in picks):
+                return [pick for pick in picks if pick is not None]
+        return []
 
     def _match_choice(self, choices: list[ReplyChoice], text: str) -> ReplyChoice | None:
         key = _key(text)
@@ -667,7 +753,8 @@ class Engine:
         result.replies.append(Reply(self._t(conversation, N_(
             "If you are in danger now, call 999 and ask for the police. If you can't talk, "
             "call 999 from a mobile, stay on the line and press 55 when asked. We have "
-            "marked your report as urgent. When you are safe, you can carry on below."
+            "marked your report as urgent. When you are safe, you can carry on with your "
+            "report."
         ))))
 
     # -- rendering questions --------------------------------------------------------------
@@ -682,7 +769,11 @@ class Engine:
         if step.id == "language":
             base = self._language_choices()
         elif step.id == "area":
-            base = [ReplyChoice(area, area) for area in self.settings.areas]
+            # An area named in the address is offered first, to confirm, never assumed.
+            place = (conversation.answers or {}).get("place")
+            named = place.get("area") if isinstance(place, dict) else None
+            areas = sorted(self.settings.areas, key=lambda area: area != named)
+            base = [ReplyChoice(area, area) for area in areas]
             base.append(ReplyChoice(self._t(conversation, N_("Not sure")), "not_sure"))
         else:
             base = [ReplyChoice(self._t(conversation, choice.label), choice.value)
@@ -718,6 +809,11 @@ class Engine:
         if conversation.mode == "language":
             return Reply(self._t(conversation, N_("Choose your language.")),
                          tuple(self._language_choices()))
+        if conversation.mode == "confirm_restart":
+            return Reply(self._t(conversation, N_(
+                "Start again? Everything you have written so far will be deleted."
+            )), (ReplyChoice(self._t(conversation, N_("Yes, start again")), "yes"),
+                 ReplyChoice(self._t(conversation, N_("No, carry on")), "no")))
         if conversation.mode == "edit":
             return Reply(self._t(conversation, N_("Which answer do you want to change?")),
                          tuple(self._edit_choices(conversation)))
@@ -725,7 +821,13 @@ class Engine:
         if step.kind is AnswerType.REVIEW:
             return Reply(self._summary(conversation), tuple(self._review_choices(conversation)))
         prompt = self._t(conversation, step.prompt)
-        pending = (conversation.answers or {}).get("_pending")
+        answers = conversation.answers or {}
+        if answers.get("_editing") == step.id and step.id in answers:
+            prompt = "\n".join((self._t(conversation, N_("Your answer was: %(answer)s"),
+                                         answer=self.display_answer(conversation, step,
+                                                                    answers[step.id])),
+                                 prompt))
+        pending = answers.get("_pending")
         if step.kind is AnswerType.MULTI and pending:
             labels = self._labels(conversation, step, pending)
             prompt = self._t(conversation, N_(

@@ -172,7 +172,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "behaviours",
         AnswerType.MULTI,
-        N_("What happened? Choose all that apply."),
+        N_("What kind of thing happened? Choose all that apply."),
         N_("Type of incident"),
         next="characteristics",
         choices=BEHAVIOURS,
@@ -229,7 +229,8 @@ STEPS: tuple[Step, ...] = (
     Step(
         "area",
         AnswerType.CHOICE,
-        N_("Which area of the city is that?"),
+        N_("Which area of the city is it in? If it was online, choose the area where you "
+           "live."),
         N_("Area"),
         next="repeated",
         help=N_("This helps us give your report to the right officer."),

@@ -33,7 +33,7 @@ NAMED = {
     "when": "yesterday",
     "where_type": "home",
     "place": "12 Example Street, Normanton",
-    "area": "Normanton",
+    "area": "1",
     "repeated": "yes",
     "perpetrator": "known resident",
     "injuries": "no",
@@ -309,12 +309,38 @@ def test_bad_answer_at_review_and_in_edit_menu(service):
     assert turn.result.replies[0].text.startswith("Please choose")
 
 
-def test_restart_deletes_answers_and_starts_again(service):
+def test_restart_asks_first_then_deletes_answers_and_starts_again(service):
     conversation_id = drive(service, NAMED, until="when")
     turn = service.send(conversation_id, "restart")
+    assert "will be deleted" in turn.result.replies[-1].text
+    assert [c.value for c in turn.result.replies[-1].choices] == ["yes", "no"]
+    turn = service.send(conversation_id, "no")
+    assert "nothing has been deleted" in turn.result.replies[0].text
+    assert step_of(service, conversation_id) == "when"
+    assert answers_of(service, conversation_id)["description"] == NAMED["description"]
+    service.send(conversation_id, "/restart")
+    turn = service.send(conversation_id, "yes")
     assert step_of(service, conversation_id) == FIRST_STEP
     assert answers_of(service, conversation_id) == {}
     assert "start again" in turn.result.replies[0].text
+
+
+def test_restart_before_any_answer_needs_no_confirmation(service):
+    conversation_id = service.start("web").conversation_id
+    turn = service.send(conversation_id, "restart")
+    assert step_of(service, conversation_id) == FIRST_STEP
+    assert turn.result.replies[-1].text == "Are you in danger right now?"
+
+
+def test_restart_after_submission_says_the_report_is_not_affected(service):
+    conversation_id = drive(service, NAMED)
+    reference = submit(service, conversation_id).result.reference
+    turn = service.send(conversation_id, "restart")
+    assert f"Your report {reference} has been sent and is not affected" in (
+        turn.result.replies[0].text)
+    assert step_of(service, conversation_id) == FIRST_STEP
+    with service.sessions() as session:
+        assert get_case(session, reference) is not None
 
 
 def test_help_explains_the_question_and_the_commands(service):
@@ -328,7 +354,7 @@ def test_help_explains_the_question_and_the_commands(service):
 
 def test_stop_pauses_and_the_next_message_resumes(service):
     conversation_id = drive(service, NAMED, until="when")
-    turn = service.send(conversation_id, "stop")
+    turn = service.send(conversation_id, "/stop")
     assert "Nothing has been sent" in turn.result.replies[0].text
     assert "72 hours" in turn.result.replies[0].text
     turn = service.send(conversation_id, "hello again")
@@ -434,11 +460,17 @@ def test_after_submission_messages_point_to_the_reference(service):
 
 
 def test_when_understands_relative_words_and_keeps_them(service, clock):
+    clock.now = clock.now.replace(year=2025, month=3, day=10)
     conversation_id = drive(service, NAMED, until="when")
-    service.send(conversation_id, "last night")
+    service.send(conversation_id, "yesterday evening")
     when = answers_of(service, conversation_id)["when"]
-    assert when["text"] == "last night"
-    assert date.fromisoformat(when["date"]) < date.today()
+    assert when == {"text": "yesterday evening", "date": "2025-03-09"}
+
+
+def test_a_date_in_the_future_is_kept_as_words_only(service, clock):
+    conversation_id = drive(service, NAMED, until="when")
+    service.send(conversation_id, "next week")
+    assert answers_of(service, conversation_id)["when"] == {"text": "next week", "date": None}
 
 
 def test_typed_numbers_on_a_multiple_choice_are_the_whole_selection(service):
@@ -486,3 +518,112 @@ def test_concurrent_messages_to_one_conversation_are_all_applied(service):
     for thread in threads:
         thread.join()
     assert sorted(answers_of(service, conversation_id)["_pending"]) == sorted(picks)
+
+
+def test_the_area_named_in_an_address_is_offered_first_not_assumed(service):
+    conversation_id = drive(service, NAMED, until="place")
+    service.send(conversation_id, "Derwent Street, near Chaddesden Park")
+    assert step_of(service, conversation_id) == "area"
+    turn = service.send(conversation_id, "back")
+    service.send(conversation_id, "Flat 2, Abbey Close")
+    turn = service.current(conversation_id)
+    assert turn.result.replies[-1].choices[0].value == "Abbey"
+    service.send(conversation_id, "Sinfin")
+    assert answers_of(service, conversation_id)["area"] == "Sinfin"
+
+
+def test_emergency_words_work_while_paused_and_after_submission(service):
+    conversation_id = drive(service, NAMED, until="when")
+    service.send(conversation_id, "/stop")
+    turn = service.send(conversation_id, "they are breaking in now")
+    assert turn.result.urgent_raised and "999" in turn.result.replies[0].text
+    conversation_id = drive(service, NAMED)
+    submit(service, conversation_id)
+    turn = service.send(conversation_id, "he is attacking me now")
+    assert turn.result.urgent_raised and "999" in turn.result.replies[0].text
+    assert turn.result.done
+
+
+def test_a_real_answer_after_a_pause_is_kept_and_commands_work(service):
+    conversation_id = drive(service, NAMED, until="when")
+    service.send(conversation_id, "/stop")
+    turn = service.send(conversation_id, "it was on Friday night")
+    assert "Welcome back" in turn.result.replies[0].text
+    assert answers_of(service, conversation_id)["when"]["text"] == "it was on Friday night"
+    service.send(conversation_id, "/stop")
+    turn = service.send(conversation_id, "back")
+    assert step_of(service, conversation_id) == "when"
+
+
+def test_stop_is_an_answer_on_a_free_text_question(service):
+    conversation_id = drive(service, NAMED, until="outcome")
+    service.send(conversation_id, "Stop.")
+    assert answers_of(service, conversation_id)["outcome"] == "Stop."
+    assert step_of(service, conversation_id) == "contact_method"
+    turn = service.send(conversation_id, "stop")  # on a choice question it pauses
+    assert "Nothing has been sent" in turn.result.replies[0].text
+
+
+@pytest.mark.parametrize("text", ["No, I'm not in danger", "no", "I am not in danger now"])
+def test_saying_not_in_danger_is_not_an_emergency(service, text):
+    conversation_id = service.start("web").conversation_id
+    turn = service.send(conversation_id, text)
+    assert not turn.result.urgent_raised
+    assert answers_of(service, conversation_id)["safety"] == "no"
+
+
+def test_ok_is_not_taken_as_yes_to_danger(service):
+    conversation_id = service.start("web").conversation_id
+    turn = service.send(conversation_id, "ok")
+    assert step_of(service, conversation_id) == "safety"
+    assert "Yes or No" in turn.result.replies[0].text
+
+
+def test_changing_danger_to_no_clears_danger_now(service):
+    conversation_id = service.start("web").conversation_id
+    service.send(conversation_id, "yes")
+    service.send(conversation_id, "back")
+    service.send(conversation_id, "no")
+    drive(service, NAMED, conversation_id)
+    turn = submit(service, conversation_id)
+    with service.sessions() as session:
+        case = get_case(session, turn.result.reference)
+        assert case.danger_now is False
+        assert case.urgent is True  # urgency once raised stays for the officer to judge
+
+
+def test_editing_a_multiple_choice_shows_the_old_answer(service):
+    conversation_id = drive(service, NAMED)
+    service.send(conversation_id, "edit")
+    turn = service.send(conversation_id, "edit:behaviours")
+    assert turn.result.replies[-1].text.startswith(
+        "Your answer was: Verbal abuse, names or insults, Damage to property")
+    service.send(conversation_id, "Threats, Physical attack")
+    assert answers_of(service, conversation_id)["behaviours"] == ["threats", "assault"]
+    assert step_of(service, conversation_id) == REVIEW_STEP
+
+
+def test_skip_after_some_picks_keeps_them(service):
+    conversation_id = drive(service, NAMED, until="support")
+    service.send(conversation_id, "counselling")
+    service.send(conversation_id, "skip")
+    assert answers_of(service, conversation_id)["support"] == ["counselling"]
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Verbal abuse, names or insults", ["verbal_abuse"]),
+    ("Threats and physical attack", ["threats", "assault"]),
+    ("threats, harassment", ["threats", "harassment"]),
+    ("3 and 5", ["threats", "assault"]),
+])
+def test_typed_lists_of_options(service, text, expected):
+    conversation_id = drive(service, NAMED, until="behaviours")
+    service.send(conversation_id, text)
+    assert answers_of(service, conversation_id)["behaviours"] == expected
+
+
+def test_danger_described_after_a_no_still_counts_as_danger(service):
+    conversation_id = service.start("web").conversation_id
+    turn = service.send(conversation_id, "no they are attacking me")
+    assert turn.result.urgent_raised
+    assert answers_of(service, conversation_id)["safety"] == "yes"

@@ -20,6 +20,7 @@ TERMINAL_ANSWERS = [
     "on Friday",
     "4",            # somewhere else
     "Bus station, Arboretum",
+    "1",            # Arboretum, offered first because the address names it
     "3",            # not sure
     "4",            # don't know who
     "no", "no",
