@@ -61,7 +61,8 @@ def _serve(db_url: str, data_key: str, threads: int, report: Connection) -> None
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
-    app = create_app({"DATABASE_URL": db_url, "DATA_KEY": data_key, "TESTING": False})
+    app = create_app({"DATABASE_URL": db_url, "DATA_KEY": data_key, "HASH_KEY": data_key,
+                      "TESTING": False})
     app.add_url_rule("/bench/bare", "bench_bare", lambda: {"ok": True}, methods=["POST"])
     server = create_server(app, host=HOST, port=0, threads=threads, ident="hatereport")
     report.send(server.effective_port)

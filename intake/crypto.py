@@ -4,6 +4,9 @@ Values are sealed with Fernet (AES-128-CBC with HMAC-SHA256) under the data key.
 ``HATEREPORT_DATA_KEY`` may hold several comma-separated keys: the first encrypts,
 all decrypt, so keys can be rotated. The key is process-wide configuration, set
 once at start-up by :func:`configure`.
+
+Keyed hashes (of channel identities and follow-up codes) use a separate, stable hash
+key, ``HATEREPORT_HASH_KEY``: rotating the data key must not orphan them.
 """
 
 from __future__ import annotations
@@ -41,8 +44,8 @@ class _Keyring:
 _KEYRING = _Keyring()
 
 
-def configure(keys: str) -> None:
-    """Install the comma-separated Fernet key(s) used to seal and open values."""
+def configure(keys: str, hash_key: str) -> None:
+    """Install the Fernet key(s) that seal and open values, and the keyed-hash key."""
     parts = [part.strip() for part in keys.split(",") if part.strip()]
     if not parts:
         raise DataKeyError("HATEREPORT_DATA_KEY is empty")
@@ -52,13 +55,14 @@ def configure(keys: str) -> None:
         raise DataKeyError(
             "HATEREPORT_DATA_KEY must be Fernet keys (32 url-safe base64-encoded bytes)"
         ) from exc
-    # A separate key, derived from the first, for keyed hashes (identities, codes).
-    _KEYRING.hash_key = hashlib.sha256(b"hatereport-hash-key:" + parts[0].encode()).digest()
+    if len(hash_key.strip()) < 32:
+        raise DataKeyError("HATEREPORT_HASH_KEY must be at least 32 characters of secret")
+    _KEYRING.hash_key = hashlib.sha256(b"hatereport-hash-key:" + hash_key.strip().encode()).digest()
 
 
 def load_or_create_key_file(path: Path) -> str:
     """Read the key file at ``path``, creating it with a new key and mode 0600 if absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:

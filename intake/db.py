@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -32,12 +33,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url``; SQLite gets its parent folder and safe pragmas."""
     parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
+    # Parameters are answers and case fields: never let them into an error message or log.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            # Only the service's own user may read the folder holding the database.
-            Path(database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Only the service's own user may read the database; SQLite gives its -wal
+            # and -shm files the same permissions as the database file.
+            path = Path(database)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         kwargs["connect_args"] = {"check_same_thread": False}
         kwargs["pool_size"] = 20
         kwargs["max_overflow"] = 20

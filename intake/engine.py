@@ -74,7 +74,10 @@ EMERGENCY_WORDS = N_(
 #: Words that, just before an emergency phrase, negate it ("I'm not in danger").
 NEGATION_WORDS = N_("not|no longer|never|isn't|aren't|wasn't|am not|i'm not")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff]")
+#: Control and zero-width characters, and lone surrogates (not encodable as UTF-8).
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff\ud800-\udfff]"
+)
 _LIST_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\band\b)\s*", flags=re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
@@ -571,7 +574,8 @@ class Engine:
             picked = self._match_choice(choices, text)
             if picked is None and step.kind is AnswerType.YES_NO:
                 # "Yes", or a sentence that starts with it: "No, I'm fine".
-                first = _key(text.replace(",", " ").split(maxsplit=1)[0]) if text else ""
+                words = text.replace(",", " ").split(maxsplit=1)
+                first = _key(words[0]) if words else ""
                 for word in (key, first):
                     if word in _vocabulary(locale, YES_WORDS):
                         return "yes"
@@ -664,7 +668,7 @@ class Engine:
         key = _key(text)
         if not key:
             return None
-        if key.isdigit():
+        if re.fullmatch(r"[0-9]{1,4}", key):
             index = int(key) - 1
             return choices[index] if 0 <= index < len(choices) else None
         for choice in choices:

@@ -1,7 +1,10 @@
 """The conversation and case models (SQLAlchemy 2.0, typed).
 
-Free text and personal fields use the encrypted column types; the categories that
-monitoring counts (behaviours, characteristics, area, flags) are stored in clear.
+Free text, personal fields and special-category data (the perceived characteristics,
+injuries, who was affected) use the encrypted column types. What stays in clear is
+what routing and scheduling need and reveals nothing about a person on its own:
+behaviours, area, dates, channel, language, classification and urgency. Monitoring
+will count characteristics from a de-identified summary, not from these rows.
 """
 
 from __future__ import annotations
@@ -66,8 +69,8 @@ class Case(Base):
     reporter_name: Mapped[str | None] = mapped_column(EncryptedText)
     description: Mapped[str] = mapped_column(EncryptedText)
     behaviours: Mapped[list[str]] = mapped_column(JSON, default=list)
-    characteristics: Mapped[list[str]] = mapped_column(JSON, default=list)
-    by_association: Mapped[bool] = mapped_column(Boolean, default=False)
+    characteristics: Mapped[list[str]] = mapped_column(EncryptedJSON, default=list)
+    by_association: Mapped[bool] = mapped_column(EncryptedJSON, default=False)
     when_text: Mapped[str | None] = mapped_column(EncryptedText)
     when_date: Mapped[date | None] = mapped_column(Date)
     where_type: Mapped[str | None] = mapped_column(String(16))
@@ -78,8 +81,8 @@ class Case(Base):
     perpetrator_known: Mapped[bool | None] = mapped_column(Boolean)
     perpetrator_resident: Mapped[bool | None] = mapped_column(Boolean)
     perpetrator_staff: Mapped[bool | None] = mapped_column(Boolean)
-    injuries: Mapped[bool | None] = mapped_column(Boolean)
-    vulnerable_affected: Mapped[str | None] = mapped_column(String(16))
+    injuries: Mapped[bool | None] = mapped_column(EncryptedJSON)
+    vulnerable_affected: Mapped[str | None] = mapped_column(EncryptedText)
     police: Mapped[str | None] = mapped_column(String(16))
     crime_reference: Mapped[str | None] = mapped_column(EncryptedText)
     stop_hate_uk_consent: Mapped[bool] = mapped_column(Boolean, default=False)

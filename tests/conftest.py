@@ -37,10 +37,13 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+HASH_KEY = "test-hash-key-" + "x" * 32
+
+
 @pytest.fixture
 def data_key() -> Iterator[str]:
     key = Fernet.generate_key().decode()
-    crypto.configure(key)
+    crypto.configure(key, HASH_KEY)
     yield key
 
 
@@ -115,6 +118,7 @@ def app(tmp_path: Path, data_key: str) -> Iterator[Flask]:
         "TESTING": True,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
         "DATA_KEY": data_key,
+        "HASH_KEY": HASH_KEY,
         "QUICK_EXIT_URL": "https://www.bbc.co.uk/weather",
     })
     yield app

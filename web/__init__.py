@@ -24,30 +24,46 @@ from web.extensions import Services
 log = logging.getLogger(__name__)
 
 
-def _data_key(app: Flask) -> str:
-    key = app.config.get("DATA_KEY")
-    if key:
-        return str(key)
+class HateReportFlask(Flask):
+    """Flask, logging unhandled errors without the request path.
+
+    Paths carry conversation ids, which are bearer secrets; the endpoint name says
+    enough to find the code.
+    """
+
+    def log_exception(self, exc_info: Any) -> None:
+        self.logger.error(
+            "unhandled error in %s %s", request.method, request.endpoint, exc_info=exc_info
+        )
+
+
+def _secret(app: Flask, name: str, file_key: str) -> str:
+    """A configured secret, or for the embedded SQLite default one kept in a 0600 file."""
+    value = app.config.get(name)
+    if value:
+        return str(value)
     url = make_url(app.config["DATABASE_URL"])
     if url.get_backend_name() != "sqlite":
         raise RuntimeError(
-            "HATEREPORT_DATA_KEY must be set when the database is not the embedded SQLite "
+            f"HATEREPORT_{name} must be set when the database is not the embedded SQLite "
             "default (generate one with: python -c 'from cryptography.fernet import Fernet; "
             "print(Fernet.generate_key().decode())')"
         )
-    return crypto.load_or_create_key_file(Path(app.config["DATA_KEY_FILE"]))
+    return crypto.load_or_create_key_file(Path(app.config[file_key]))
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, encryption key, migrated database, blueprints."""
-    app = Flask(__name__)
+    app = HateReportFlask(__name__)
     app.config.from_object(DefaultConfig)
     if test_config is None:
         app.config.from_prefixed_env("HATEREPORT")
     else:
         app.config.from_mapping(test_config)
 
-    crypto.configure(_data_key(app))
+    crypto.configure(
+        _secret(app, "DATA_KEY", "DATA_KEY_FILE"), _secret(app, "HASH_KEY", "HASH_KEY_FILE")
+    )
     db = make_engine(app.config["DATABASE_URL"])
     migrate(db)
     sessions = make_sessionmaker(db)

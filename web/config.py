@@ -15,6 +15,9 @@ class DefaultConfig:
     #: Fernet key(s) for data at rest; generated into var/data.key when unset.
     DATA_KEY: str | None = None
     DATA_KEY_FILE = str(VAR_DIR / "data.key")
+    #: Secret for keyed hashes (channel identities, follow-up codes); never rotated.
+    HASH_KEY: str | None = None
+    HASH_KEY_FILE = str(VAR_DIR / "hash.key")
     #: Hours an unfinished conversation is kept before it and its answers are deleted.
     CONVERSATION_TTL_HOURS = 72.0
     #: Comma-separated area names; empty means Derby's.

@@ -63,6 +63,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             "TESTING": True,
             "DATABASE_URL": f"sqlite:///{tmp}/t.db",
             "DATA_KEY": Fernet.generate_key().decode(),
+            "HASH_KEY": Fernet.generate_key().decode(),
             "QUICK_EXIT_URL": quick_exit_url,
         }
     )

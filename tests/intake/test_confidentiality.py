@@ -90,15 +90,19 @@ def test_case_fields_decrypt_for_the_application(app, client):
 
 def test_embedded_default_generates_a_private_key_file(tmp_path, monkeypatch):
     key_file = tmp_path / "var" / "data.key"
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'x.db'}",
-                      "DATA_KEY_FILE": str(key_file)})
+    settings = {"DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'x.db'}",
+                "DATA_KEY_FILE": str(key_file), "HASH_KEY_FILE": str(tmp_path / "var" / "h.key")}
+    app = create_app(settings)
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "var" / "h.key").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path / "var").st_mode) == 0o700
+    for path in (tmp_path / "var").glob("x.db*"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     key = key_file.read_text().strip()
     Fernet(key.encode())  # a valid key
     app.extensions["hatereport"].db.dispose()
     # A second start reuses it rather than making a new one.
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'x.db'}",
-                      "DATA_KEY_FILE": str(key_file)})
+    app = create_app(settings)
     assert key_file.read_text().strip() == key
     app.extensions["hatereport"].db.dispose()
 
@@ -110,12 +114,16 @@ def test_another_database_needs_an_explicit_key(tmp_path):
         create_app({"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1/none"})
 
 
-def test_keys_rotate_old_values_still_open(data_key):
+def test_keys_rotate_old_values_still_open_and_hashes_still_match(data_key):
+    from tests.conftest import HASH_KEY
+
     old_token = crypto.seal("kept secret")
+    old_hash = crypto.keyed_hash("HR-ABCD-EFGH:CODE")
     new_key = Fernet.generate_key().decode()
-    crypto.configure(f"{new_key},{data_key}")
+    crypto.configure(f"{new_key},{data_key}", HASH_KEY)
     assert crypto.open_sealed(old_token) == "kept secret"
     assert crypto.open_sealed(crypto.seal("again")) == "again"
+    assert crypto.keyed_hash("HR-ABCD-EFGH:CODE") == old_hash
 
 
 def test_keyed_hash_hides_the_identity(data_key):

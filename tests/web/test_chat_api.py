@@ -119,3 +119,29 @@ def test_expired_conversation_is_404(app, client):
     later = utcnow()
     service.clock = lambda: later.replace(year=later.year + 1)
     assert client.post(f"/api/chat/{conversation}", json={"text": "no"}).status_code == 404
+
+
+def test_lone_surrogates_and_control_characters_do_not_break_a_turn(client):
+    conversation = start(client)["conversation"]
+    for text in ("no", "victim", "anonymous"):
+        client.post(f"/api/chat/{conversation}", json={"text": text})
+    body = '{"text": "broken \\ud83d surrogate \\u0000 and \\u001b[31m escape"}'
+    response = client.post(f"/api/chat/{conversation}", data=body,
+                           content_type="application/json")
+    assert response.status_code == 200
+    assert response.get_json()["messages"][-1]["text"].startswith("What kind of thing")
+
+
+def test_unhandled_errors_are_logged_without_the_conversation_id(app, client, caplog):
+    conversation = start(client)["conversation"]
+    service = app.extensions["hatereport"].intake
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    service.engine.handle = broken
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = client.post(f"/api/chat/{conversation}", json={"text": "secret words"})
+    assert response.status_code == 500 and "error" in response.get_json()
+    assert "unhandled error in POST chat.send" in caplog.text
+    assert conversation not in caplog.text and "secret words" not in caplog.text

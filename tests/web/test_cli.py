@@ -35,6 +35,7 @@ TERMINAL_ANSWERS = [
 def env(tmp_path, monkeypatch, data_key):
     monkeypatch.setenv("HATEREPORT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.setenv("HATEREPORT_DATA_KEY", data_key)
+    monkeypatch.setenv("HATEREPORT_HASH_KEY", "cli-test-hash-key-" + "y" * 32)
     return tmp_path
 
 

@@ -21,8 +21,10 @@ def free_port() -> int:
 def test_serve_answers_on_the_given_host_and_port(tmp_path: Path):
     port = free_port()
     env = dict(os.environ, HATEREPORT_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 's.db'}",
-               HATEREPORT_DATA_KEY_FILE=str(tmp_path / "var" / "data.key"))
+               HATEREPORT_DATA_KEY_FILE=str(tmp_path / "var" / "data.key"),
+               HATEREPORT_HASH_KEY_FILE=str(tmp_path / "var" / "hash.key"))
     env.pop("HATEREPORT_DATA_KEY", None)
+    env.pop("HATEREPORT_HASH_KEY", None)
     hatereport = Path(sys.executable).with_name("hatereport")
     process = subprocess.Popen(
         [str(hatereport), "serve", "--host", "127.0.0.1", "--port", str(port)],
