@@ -30,7 +30,7 @@ def _random_code(length: int) -> str:
 
 
 def new_reference(session: Session) -> str:
-    """A fresh case reference like ``HR-7K3M-Q9PD`` (about 50 bits), unused so far."""
+    """A fresh case reference like ``HR-7K3M-Q9PD`` (40 random bits), unused so far."""
     while True:
         reference = f"HR-{_random_code(4)}-{_random_code(4)}"
         if session.scalar(select(Case.id).where(Case.reference == reference)) is None:

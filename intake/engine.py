@@ -109,6 +109,31 @@ class TurnResult:
     #: Set when this turn raised urgency (danger now or an emergency word).
     urgent_raised: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able copy, kept to answer a repeated message the same way."""
+        return {
+            "replies": [{"text": reply.text,
+                         "choices": [[choice.label, choice.value] for choice in reply.choices]}
+                        for reply in self.replies],
+            "done": self.done,
+            "reference": self.reference,
+            "followup_code": self.followup_code,
+            "urgent_raised": self.urgent_raised,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TurnResult:
+        """The inverse of :meth:`to_json`."""
+        return cls(
+            replies=[Reply(reply["text"], tuple(ReplyChoice(label, value)
+                                                for label, value in reply["choices"]))
+                     for reply in data["replies"]],
+            done=bool(data["done"]),
+            reference=data.get("reference"),
+            followup_code=data.get("followup_code"),
+            urgent_raised=bool(data.get("urgent_raised")),
+        )
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -231,6 +256,8 @@ class Engine:
             answers={},
             history=[],
             urgent=False,
+            last_message_id=None,
+            last_result=None,
             created_at=now,
             updated_at=now,
         )

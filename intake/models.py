@@ -42,12 +42,16 @@ class Conversation(Base):
     #: The steps visited, for "back"; step ids only, no answers.
     history: Mapped[list[str]] = mapped_column(JSON, default=list)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The channel's id of the last message (a client id, an SMS MessageSid...) and the
+    #: reply it got, so a message delivered twice is answered twice but applied once.
+    last_message_id: Mapped[str | None] = mapped_column(String(64))
+    last_result: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    #: Bumped by every save; a save that finds another version lost a race (see
+    #: ``intake.conversations.save``).
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class Case(Base):

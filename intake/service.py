@@ -59,15 +59,25 @@ class IntakeService:
             )
             return Turn(conversation.id, result)
 
-    def send(self, conversation_id: str, text: str, attempts: int = 5) -> Turn:
-        """Apply one inbound message; retried if another message changed the row first."""
+    def send(self, conversation_id: str, text: str, message_id: str | None = None,
+             attempts: int = 5) -> Turn:
+        """Apply one inbound message; retried if another message changed the row first.
+
+        With ``message_id`` (the channel's id for the message), the same message delivered
+        again gets the same reply and does not move the conversation twice.
+        """
         for attempt in range(attempts):
             try:
                 with transaction(self.sessions) as session:
                     conversation = self.engine.load(session, conversation_id, self.clock())
                     if conversation is None:
                         break  # commit the deletion of an expired one, then say so
+                    if (message_id is not None and conversation.last_message_id == message_id
+                            and conversation.last_result is not None):
+                        return Turn(conversation.id, TurnResult.from_json(conversation.last_result))
                     result = self.engine.handle(session, conversation, text, self.clock())
+                    conversation.last_message_id = message_id
+                    conversation.last_result = result.to_json() if message_id else None
                     self.engine.save(session, conversation)
                     turn = Turn(conversation.id, result)
                 return turn

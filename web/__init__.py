@@ -15,7 +15,6 @@ from intake import crypto
 from intake.areas import parse_areas
 from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
-from intake.i18n import translations_for
 from intake.service import IntakeService
 from web import chat
 from web.config import DefaultConfig
@@ -74,10 +73,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Services(db, sessions, IntakeService(sessions, Engine(settings))).init_app(app)
 
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_translations(  # type: ignore[attr-defined]
-        translations_for("en"), newstyle=True
-    )
 
     app.register_blueprint(chat.bp)
     app.after_request(_security_headers)

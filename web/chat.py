@@ -100,8 +100,11 @@ def send(conversation_id: str) -> Any:
     text = body.get("text")
     if not isinstance(text, str):
         raise ApiError(400, "'text' must be a string")
+    message_id = body.get("id")
+    if message_id is not None and not (isinstance(message_id, str) and _ID.match(message_id)):
+        raise ApiError(400, "'id' must be 16 to 64 letters, digits, '-' or '_'")
     try:
-        turn = services().intake.send(conversation_id, text)
+        turn = services().intake.send(conversation_id, text, message_id=message_id)
     except ConversationNotFound:
         raise ApiError(404, "no such conversation (it may have expired)") from None
     return jsonify(_turn_json(turn))

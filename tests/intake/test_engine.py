@@ -625,3 +625,13 @@ def test_danger_described_after_a_no_still_counts_as_danger(service):
     turn = service.send(conversation_id, "no they are attacking me")
     assert turn.result.urgent_raised
     assert answers_of(service, conversation_id)["safety"] == "yes"
+
+
+def test_the_same_message_id_delivered_twice_moves_the_conversation_once(service):
+    conversation_id = service.start("sms").conversation_id
+    first = service.send(conversation_id, "no", message_id="SM0000000000000001")
+    again = service.send(conversation_id, "no", message_id="SM0000000000000001")
+    assert again.result == first.result
+    assert step_of(service, conversation_id) == "role"
+    service.send(conversation_id, "2", message_id="SM0000000000000002")
+    assert answers_of(service, conversation_id)["role"] == "witness"

@@ -145,3 +145,24 @@ def test_unhandled_errors_are_logged_without_the_conversation_id(app, client, ca
     assert response.status_code == 500 and "error" in response.get_json()
     assert "unhandled error in POST chat.send" in caplog.text
     assert conversation not in caplog.text and "secret words" not in caplog.text
+
+
+def test_a_retried_message_is_answered_again_but_applied_once(client):
+    conversation = start(client)["conversation"]
+    first = client.post(f"/api/chat/{conversation}",
+                        json={"text": "no", "id": "retry-id-000000000001"}).get_json()
+    again = client.post(f"/api/chat/{conversation}",
+                        json={"text": "no", "id": "retry-id-000000000001"}).get_json()
+    assert again == first
+    assert first["messages"][-1]["text"] == "Who are you reporting as?"
+    # A new id moves on as usual.
+    body = client.post(f"/api/chat/{conversation}",
+                       json={"text": "victim", "id": "retry-id-000000000002"}).get_json()
+    assert body["messages"][-1]["text"].startswith("Do you want to give your name")
+
+
+def test_a_malformed_message_id_is_400(client):
+    conversation = start(client)["conversation"]
+    for bad in (5, "short", "x" * 65, "bad id with spaces!!"):
+        response = client.post(f"/api/chat/{conversation}", json={"text": "no", "id": bad})
+        assert response.status_code == 400

@@ -416,8 +416,19 @@
    * user's bubble (a choice's label). typed: the text box's value when the answer was
    * typed; the box is only emptied once the server has it, so nothing typed is lost.
    */
-  function send(text, shown, typed) {
+  /* A random id per message: a retry re-sends the same id, so the server answers it
+   * again without applying it twice. */
+  function newMessageId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  function send(text, shown, typed, messageId) {
     if (busy || exiting || state.done) { return; }
+    messageId = messageId || newMessageId();
     if (!state.conversation) {
       // No conversation yet (start failed): try to start one; the typed text stays in the box.
       startConversation(true);
@@ -427,7 +438,8 @@
     var bubble = addBubble("user", shown, true);
     setBusy(true);
     var conversation = state.conversation;
-    api("POST", "/" + encodeURIComponent(conversation), { text: text }).then(function (data) {
+    api("POST", "/" + encodeURIComponent(conversation), { text: text, id: messageId })
+      .then(function (data) {
       bubble.classList.remove("msg--pending");
       state.transcript.push({ from: "user", text: shown });
       if (typeof typed === "string" && el.input.value === typed) { el.input.value = ""; }
@@ -447,7 +459,7 @@
       }
       var message = error && error.kind === "network" ? str.errorNetwork : str.errorServer;
       showError(message, function () {
-        send(text, shown, typed);
+        send(text, shown, typed, messageId);
       });
     });
   }

@@ -78,6 +78,8 @@ def upgrade() -> None:
     sa.Column('answers', sa.Text(), nullable=False),
     sa.Column('history', sa.JSON(), nullable=False),
     sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('last_message_id', sa.String(length=64), nullable=True),
+    sa.Column('last_result', sa.Text(), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
