@@ -6,8 +6,9 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 LOCALES_DIR := translations
 BABEL_KEYWORDS := --no-default-keywords -k _ -k N_ -k gettext:2 -k ngettext:2,3
+TEST_POSTGRES ?= $(or $(HATEREPORT_TEST_POSTGRES),postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test bench lint typecheck install install-test browser extract update-catalogs \
+.PHONY: run test bench install install-test browser postgres extract update-catalogs \
         compile-catalogs check-catalogs clean
 
 $(BIN)/python:
@@ -24,7 +25,19 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 
 install: $(VENV)/.installed compile-catalogs
 
-install-test: $(VENV)/.installed-test compile-catalogs browser
+install-test: $(VENV)/.installed-test compile-catalogs browser postgres
+
+## The PostgreSQL server the database tests also run on (127.0.0.1:5432, trust auth for
+## postgres, as on this project's machines): started if it is installed but stopped.
+postgres:
+	@if ! $(BIN)/python -c "import psycopg; psycopg.connect('$(TEST_POSTGRES)', connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "PostgreSQL is not answering at 127.0.0.1:5432: starting it"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  if ! command -v pg_ctlcluster >/dev/null 2>&1; then \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	  fi; \
+	  $$SUDO pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start || true; \
+	fi
 
 ## Debian's Chromium for the browser tests (never a downloaded browser).
 browser:
