@@ -35,3 +35,11 @@ def parse_when(text: str, locale: str, now: datetime) -> date | None:
     if found is None or found.date() > now.date():
         return None
     return found.date()
+
+
+def warm_up(locales: list[str]) -> None:
+    """Load dateparser's language data now, not on the first reporter's answer (~150 ms)."""
+    now = datetime(2026, 1, 1, 12, 0)
+    for locale in locales:
+        parse_when("yesterday", locale, now)
+        parse_when("it was on the 3rd", locale, now)

@@ -13,6 +13,8 @@ from flask import Flask
 from bot.terminal import TerminalAdapter
 from intake.cases import case_to_dict, get_case, list_cases
 from intake.db import transaction
+from intake.languages import LANGUAGES
+from intake.whenparse import warm_up
 from web import create_app
 from web.extensions import services
 
@@ -58,6 +60,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     app = _app()
+    warm_up([language.code for language in LANGUAGES])
     stop = threading.Event()
     worker = threading.Thread(target=_expiry_loop, args=(app, stop), name="expiry", daemon=True)
     worker.start()
