@@ -218,21 +218,21 @@ class Engine:
                 return command
         return None
 
-    def is_emergency(self, locale: str, text: str) -> bool:
-        """Say whether ``text`` has a phrase meaning danger now that is not negated."""
+    def _danger_phrases(self, locale: str, text: str) -> list[bool]:
+        """For each phrase meaning danger now in ``text``: whether it is negated."""
         folded = " ".join(text.casefold().replace("\u2019", "'").split())
         negation = _negation_pattern(locale)
-        for match in _emergency_pattern(locale).finditer(folded):
-            if not negation.search(folded[:match.start()]):
-                return True
-        return False
+        return [bool(negation.search(folded[:match.start()]))
+                for match in _emergency_pattern(locale).finditer(folded)]
+
+    def is_emergency(self, locale: str, text: str) -> bool:
+        """Say whether ``text`` has a phrase meaning danger now that is not negated."""
+        return not all(self._danger_phrases(locale, text))
 
     def _denies_danger(self, locale: str, text: str) -> bool:
         """Say whether ``text`` names danger only to deny it ("I'm not in danger")."""
-        folded = " ".join(text.casefold().replace("\u2019", "'").split())
-        negation = _negation_pattern(locale)
-        matches = list(_emergency_pattern(locale).finditer(folded))
-        return bool(matches) and all(negation.search(folded[:m.start()]) for m in matches)
+        negated = self._danger_phrases(locale, text)
+        return bool(negated) and all(negated)
 
     # -- lifecycle ------------------------------------------------------------------
 
