@@ -193,14 +193,17 @@ def _answer(messages: list[dict[str, Any]], first: bool, repeated: bool) -> str:
 
 
 async def _converse(
-    session: Any, base: str, phase: Phase, window: Window, think: float = 0.0
+    session: Any, base: str, phase: Phase, window: Window, think: float = 0.0, worker: int = 0
 ) -> None:
     """One worker: whole conversations back to back until the window closes.
 
     With ``think`` > 0 the worker pauses between turns like a person reading and
     tapping (uniformly 0.5 to 1.5 times ``think`` seconds).
     """
-    pace = random.Random(len(phase.latencies_ms))
+    # Each worker its own seeded pauses, and a random start: people don't arrive in lockstep.
+    pace = random.Random(worker)
+    if think:
+        await asyncio.sleep(pace.uniform(0, 2 * think))
     while not window.over():
         status, payload = await _post(session, f"{base}/api/chat", {}, phase, window)
         if status != 201 or not isinstance(payload, dict):
@@ -247,8 +250,8 @@ async def _run_phase(
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         window = Window(warmup, seconds)
         if name.startswith("chat"):
-            tasks = [asyncio.create_task(_converse(session, base, phase, window, think))
-                     for _ in range(concurrency)]
+            tasks = [asyncio.create_task(_converse(session, base, phase, window, think, n))
+                     for n in range(concurrency)]
         else:
             tasks = [asyncio.create_task(_hammer(session, base, phase, window))
                      for _ in range(concurrency)]
