@@ -41,18 +41,6 @@ def load(session: Session, conversation_id: str) -> Conversation | None:
     return None if row is None else Conversation(**row)
 
 
-def newest_for_identity(session: Session, channel: str, identity_hash: str
-                        ) -> Conversation | None:
-    """The most recently active conversation of a channel identity, detached, or None."""
-    row = session.execute(
-        select(_TABLE)
-        .where(_TABLE.c.channel == channel, _TABLE.c.identity_hash == identity_hash)
-        .order_by(_TABLE.c.updated_at.desc())
-        .limit(1)
-    ).mappings().first()
-    return None if row is None else Conversation(**row)
-
-
 def insert_new(session: Session, conversation: Conversation) -> None:
     """Store a new conversation (version 1)."""
     conversation.version = 1

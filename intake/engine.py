@@ -298,15 +298,6 @@ class Engine:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def find_by_identity(
-        self, session: Session, channel: str, identity_hash: str, now: datetime
-    ) -> Conversation | None:
-        """The newest live conversation for a channel identity (for SMS and chat bots)."""
-        conversation = conversations.newest_for_identity(session, channel, identity_hash)
-        if conversation is None or self.is_expired(conversation, now):
-            return None
-        return conversation
-
     def current(self, conversation: Conversation) -> TurnResult:
         """The question the conversation is waiting on, for resuming it."""
         result = TurnResult()
