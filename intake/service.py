@@ -68,14 +68,15 @@ class IntakeService:
         """
         for attempt in range(attempts):
             try:
+                now = self.clock()
                 with transaction(self.sessions) as session:
-                    conversation = self.engine.load(session, conversation_id, self.clock())
+                    conversation = self.engine.load(session, conversation_id, now)
                     if conversation is None:
                         break  # commit the deletion of an expired one, then say so
                     if (message_id is not None and conversation.last_message_id == message_id
                             and conversation.last_result is not None):
                         return Turn(conversation.id, TurnResult.from_json(conversation.last_result))
-                    result = self.engine.handle(session, conversation, text, self.clock())
+                    result = self.engine.handle(session, conversation, text, now)
                     conversation.last_message_id = message_id
                     conversation.last_result = result.to_json() if message_id else None
                     self.engine.save(session, conversation)
