@@ -34,6 +34,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from web.config import default_server_threads
+
 HOST = "127.0.0.1"
 BARE_PATH = "/bench/bare"
 FREE_TEXT = "Someone shouted abuse at me near the shops."
@@ -359,8 +361,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="uncounted warm-up seconds per phase (default 2)")
     parser.add_argument("--concurrency", type=int, default=50,
                         help="concurrent conversations / clients (default 50)")
-    parser.add_argument("--threads", type=int, default=8,
-                        help="waitress worker threads (default 8)")
+    parser.add_argument("--threads", type=int, default=default_server_threads("sqlite://"),
+                        help="waitress worker threads (default: as `hatereport serve` "
+                             "on SQLite, 1)")
     parser.add_argument("--think", type=float, default=1.0,
                         help="mean pause between turns in the paced phase, seconds (default 1)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")

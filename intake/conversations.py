@@ -21,7 +21,11 @@ _COLUMNS = [column.key for column in _TABLE.columns]
 
 # Built once: executing a prepared statement with parameters skips rebuilding and
 # re-keying it for the compiled cache on every turn.
-_LOAD = select(_TABLE).where(_TABLE.c.id == bindparam("wanted_id"))
+# The reply kept for a repeated message is read only when a message repeats.
+_LOAD = select(*(column for column in _TABLE.columns if column.key != "last_result")).where(
+    _TABLE.c.id == bindparam("wanted_id")
+)
+_LAST_RESULT = select(_TABLE.c.last_result).where(_TABLE.c.id == bindparam("wanted_id"))
 _INSERT = insert(_TABLE)
 _UPDATE = (
     update(_TABLE)
@@ -36,9 +40,21 @@ def _values(conversation: Conversation) -> dict[str, Any]:
 
 
 def load(session: Session, conversation_id: str) -> Conversation | None:
-    """The conversation with ``conversation_id``, detached, or None."""
+    """The conversation with ``conversation_id``, detached, or None.
+
+    ``last_result`` is not loaded (see :func:`last_result`); :func:`save` writes whatever
+    the caller set it to.
+    """
     row = session.execute(_LOAD, {"wanted_id": conversation_id}).mappings().first()
     return None if row is None else Conversation(**row)
+
+
+def last_result(session: Session, conversation_id: str) -> dict[str, Any] | None:
+    """The reply kept for the conversation's last message, if any."""
+    value: dict[str, Any] | None = session.execute(
+        _LAST_RESULT, {"wanted_id": conversation_id}
+    ).scalar()
+    return value
 
 
 def insert_new(session: Session, conversation: Conversation) -> None:

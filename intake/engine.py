@@ -280,6 +280,14 @@ class Engine:
             return None
         return conversation
 
+    def replay(self, session: Session, conversation: Conversation, message_id: str
+               ) -> TurnResult | None:
+        """The reply already given to ``message_id``, if it was the last message."""
+        if conversation.last_message_id != message_id:
+            return None
+        kept = conversations.last_result(session, conversation.id)
+        return None if kept is None else TurnResult.from_json(kept)
+
     def save(self, session: Session, conversation: Conversation) -> None:
         """Write back what a turn changed (guarded against a concurrent turn)."""
         conversations.save(session, conversation)

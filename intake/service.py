@@ -73,9 +73,10 @@ class IntakeService:
                     conversation = self.engine.load(session, conversation_id, now)
                     if conversation is None:
                         break  # commit the deletion of an expired one, then say so
-                    if (message_id is not None and conversation.last_message_id == message_id
-                            and conversation.last_result is not None):
-                        return Turn(conversation.id, TurnResult.from_json(conversation.last_result))
+                    if message_id is not None:
+                        replayed = self.engine.replay(session, conversation, message_id)
+                        if replayed is not None:
+                            return Turn(conversation.id, replayed)
                     result = self.engine.handle(session, conversation, text, now)
                     conversation.last_message_id = message_id
                     conversation.last_result = result.to_json() if message_id else None

@@ -16,6 +16,7 @@ from intake.db import transaction
 from intake.languages import LANGUAGES
 from intake.whenparse import warm_up
 from web import create_app
+from web.config import default_server_threads
 from web.extensions import services
 
 log = logging.getLogger("hatereport")
@@ -53,13 +54,15 @@ def _expiry_loop(app: Flask, stop: threading.Event) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--threads", default=8, show_default=True, type=int,
-              help="Worker threads of the WSGI server.")
-def serve(host: str, port: int, threads: int) -> None:
+@click.option("--threads", default=None, type=click.IntRange(1, 256),
+              help="Worker threads of the WSGI server [default: 1 on SQLite, else 8].")
+def serve(host: str, port: int, threads: int | None) -> None:
     """Serve the web chat and API with the production WSGI server (waitress)."""
     from waitress import serve as waitress_serve
 
     app = _app()
+    if threads is None:
+        threads = default_server_threads(app.config["DATABASE_URL"])
     warm_up([language.code for language in LANGUAGES])
     stop = threading.Event()
     worker = threading.Thread(target=_expiry_loop, args=(app, stop), name="expiry", daemon=True)
