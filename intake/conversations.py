@@ -8,6 +8,7 @@ session; ``save`` writes them back explicitly.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -78,3 +79,9 @@ def save(session: Session, conversation: Conversation) -> None:
 def remove(session: Session, conversation_id: str) -> None:
     """Delete a conversation and its answers."""
     session.execute(_DELETE, {"wanted_id": conversation_id})
+
+
+def remove_idle_since(session: Session, cutoff: datetime) -> int:
+    """Delete every conversation untouched since ``cutoff``, answers and all; how many."""
+    result = session.execute(delete(_TABLE).where(_TABLE.c.updated_at <= cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -17,7 +17,6 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from intake import cases, conversations
@@ -298,13 +297,7 @@ class Engine:
 
     def expire(self, session: Session, now: datetime) -> int:
         """Delete every conversation left longer than the configured time, answers and all."""
-        cutoff = now - self.settings.conversation_ttl
-        result = session.execute(
-            delete(Conversation)
-            .where(Conversation.updated_at <= cutoff)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return conversations.remove_idle_since(session, now - self.settings.conversation_ttl)
 
     def current(self, conversation: Conversation) -> TurnResult:
         """The question the conversation is waiting on, for resuming it."""
@@ -418,9 +411,11 @@ class Engine:
 
     def _answer_restart_confirmation(self, conversation: Conversation, text: str,
                                      result: TurnResult) -> TurnResult:
+        picked = self._match_choice(self._restart_choices(conversation), text)
         conversation.mode = None
-        key = _key(text)
-        if key in ("yes", "1") or key in _vocabulary(conversation.locale, YES_WORDS):
+        if (picked is not None and picked.value == "yes") or (
+            _key(text) in _vocabulary(conversation.locale, YES_WORDS)
+        ):
             self._reset(conversation)
             result.replies.append(Reply(self._t(conversation, N_(
                 "OK, let's start again. Your earlier answers have been deleted."
@@ -817,6 +812,12 @@ class Engine:
             base.append(ReplyChoice(self._t(conversation, N_("Skip")), SKIP))
         return base
 
+    def _restart_choices(self, conversation: Conversation) -> list[ReplyChoice]:
+        return [
+            ReplyChoice(self._t(conversation, N_("Yes, start again")), "yes"),
+            ReplyChoice(self._t(conversation, N_("No, carry on")), "no"),
+        ]
+
     def _review_choices(self, conversation: Conversation) -> list[ReplyChoice]:
         return [
             ReplyChoice(self._t(conversation, N_("Send report")), SUBMIT),
@@ -842,8 +843,7 @@ class Engine:
         if conversation.mode == "confirm_restart":
             return Reply(self._t(conversation, N_(
                 "Start again? Everything you have written so far will be deleted."
-            )), (ReplyChoice(self._t(conversation, N_("Yes, start again")), "yes"),
-                 ReplyChoice(self._t(conversation, N_("No, carry on")), "no")))
+            )), tuple(self._restart_choices(conversation)))
         if conversation.mode == "edit":
             return Reply(self._t(conversation, N_("Which answer do you want to change?")),
                          tuple(self._edit_choices(conversation)))
