@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from bot.base import ChannelAdapter
 from intake.engine import TurnResult
+from intake.i18n import N_, gettext
 
 
 class WebChatAdapter(ChannelAdapter):
@@ -15,10 +16,12 @@ class WebChatAdapter(ChannelAdapter):
     personal_fields: ClassVar[frozenset[str]] = frozenset({"text"})
 
     def render(self, result: TurnResult) -> list[dict[str, Any]]:
+        hint = gettext(result.locale, N_("Choose all that apply."))
         return [
             {
-                "text": message.text,
-                "choices": [{"label": label, "value": value} for label, value in message.choices],
+                "text": f"{reply.text} {hint}" if reply.multiple and reply.choices else reply.text,
+                "choices": [{"label": choice.label, "value": choice.value}
+                            for choice in reply.choices],
             }
-            for message in self.outbound(result)
+            for reply in result.replies
         ]

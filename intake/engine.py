@@ -95,6 +95,10 @@ class Reply:
 
     text: str
     choices: tuple[ReplyChoice, ...] = ()
+    #: The choices may be combined ("1 3"): a channel may say so.
+    multiple: bool = False
+    #: A shorter text a channel that pays per message (SMS) may send instead.
+    brief: str | None = None
 
 
 @dataclass
@@ -107,17 +111,21 @@ class TurnResult:
     followup_code: str | None = None
     #: Set when this turn raised urgency (danger now or an emergency word).
     urgent_raised: bool = False
+    #: The conversation's language after the turn, for channels that add words of their own.
+    locale: str = "en"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able copy, kept to answer a repeated message the same way."""
         return {
             "replies": [{"text": reply.text,
-                         "choices": [[choice.label, choice.value] for choice in reply.choices]}
+                         "choices": [[choice.label, choice.value] for choice in reply.choices],
+                         "multiple": reply.multiple, "brief": reply.brief}
                         for reply in self.replies],
             "done": self.done,
             "reference": self.reference,
             "followup_code": self.followup_code,
             "urgent_raised": self.urgent_raised,
+            "locale": self.locale,
         }
 
     @classmethod
@@ -125,12 +133,14 @@ class TurnResult:
         """The inverse of :meth:`to_json`."""
         return cls(
             replies=[Reply(reply["text"], tuple(ReplyChoice(label, value)
-                                                for label, value in reply["choices"]))
+                                                for label, value in reply["choices"]),
+                           bool(reply.get("multiple")), reply.get("brief"))
                      for reply in data["replies"]],
             done=bool(data["done"]),
             reference=data.get("reference"),
             followup_code=data.get("followup_code"),
             urgent_raised=bool(data.get("urgent_raised")),
+            locale=str(data.get("locale") or "en"),
         )
 
 
@@ -263,8 +273,8 @@ class Engine:
         conversations.insert_new(session, conversation)
         result = TurnResult()
         result.replies.append(Reply(self._t(conversation, N_(
-            "Hello. You can report hate crime or a hate incident here, safely and in "
-            "confidence. You can stay anonymous. Send 'help' at any time."
+            "Hello. You can report hate crime or a hate incident here, safely. You can "
+            "stay anonymous. Send help at any time."
         ))))
         result.replies.append(self._ask(conversation))
         return conversation, result
@@ -549,23 +559,21 @@ class Engine:
         result.reference = case.reference
         result.followup_code = code
         lines = [self._t(conversation, N_(
-            "Thank you. Your report has been sent. Your reference is %(reference)s."
+            "Thank you. Your report is sent. Reference: %(reference)s."
         ), reference=case.reference)]
         if code is not None:
             lines.append(self._t(conversation, N_(
-                "Your secret code is %(code)s. Keep the reference and code safe and private: "
-                "because we don't know who you are, they are the only way to check on your "
-                "report or add to it."
+                "Your secret code: %(code)s. Keep both private: you need them to check or add "
+                "to your report."
             ), code=code))
         else:
             lines.append(self._t(conversation, N_(
-                "An officer will be your single point of contact. They will get in touch "
-                "the way you asked, and update you at least every 2 weeks."
+                "One officer will be your contact. They will get in touch as you asked, and "
+                "update you at least every 2 weeks."
             )))
         lines.append(self._t(conversation, N_(
-            "Your report is confidential and stored securely. We only share it with the "
-            "police, Stop Hate UK or other services if you agreed, or if a child or "
-            "vulnerable adult may be at risk. If we share it, we record why."
+            "Your report is confidential. We only share it if you agreed, or if a child or "
+            "vulnerable adult may be at risk."
         )))
         if case.urgent:
             lines.append(self._t(conversation, N_(
@@ -609,8 +617,7 @@ class Engine:
                 if picked is not None and picked.value == SKIP:
                     return None
                 raise InvalidAnswer(self._t(conversation, N_(
-                    "Sorry, I didn't understand. Please choose one of the options, or reply "
-                    "with its number."
+                    "Sorry, I didn't understand. Please choose an option or its number."
                 )))
             return picked.value
         if not text:
@@ -652,8 +659,7 @@ class Engine:
         picks = [whole] if whole is not None else self._split_picks(choices, text)
         if not picks:
             raise InvalidAnswer(self._t(conversation, N_(
-                "Please choose from the options. You can choose more than one: one at a "
-                "time, or together separated by commas."
+                "Please choose from the options. You can choose more than one."
             )))
         values = [pick.value for pick in picks if pick.value not in (DONE, SKIP)]
         if any(pick.value == SKIP for pick in picks) and not values:
@@ -715,9 +721,7 @@ class Engine:
                 if step.id in answers}
 
     def _auto_answer(self, step: Step) -> str | None:
-        """An answer needing no question: a 'choice' of one option."""
-        if step.id == "language" and len(LANGUAGES) == 1:
-            return LANGUAGES[0].code
+        """An answer needing no question (none today; the hook stays for choices of one)."""
         return None
 
     def _advance(self, conversation: Conversation) -> None:
@@ -777,9 +781,8 @@ class Engine:
         result.urgent_raised = True
         result.replies.append(Reply(self._t(conversation, N_(
             "If you are in danger now, call 999 and ask for the police. If you can't talk, "
-            "call 999 from a mobile, stay on the line and press 55 when asked. We have "
-            "marked your report as urgent. When you are safe, you can carry on with your "
-            "report."
+            "call 999 from a mobile and press 55 when asked. Your report is marked urgent. "
+            "When you are safe, carry on."
         ))))
 
     # -- rendering questions --------------------------------------------------------------
@@ -791,9 +794,7 @@ class Engine:
         return [ReplyChoice(language.native_name, language.code) for language in LANGUAGES]
 
     def _step_choices(self, conversation: Conversation, step: Step) -> list[ReplyChoice]:
-        if step.id == "language":
-            base = self._language_choices()
-        elif step.id == "area":
+        if step.id == "area":
             # An area named in the address is offered first, to confirm, never assumed.
             place = (conversation.answers or {}).get("place")
             named = place.get("area") if isinstance(place, dict) else None
@@ -849,7 +850,10 @@ class Engine:
                          tuple(self._edit_choices(conversation)))
         step = STEPS_BY_ID[conversation.step]
         if step.kind is AnswerType.REVIEW:
-            return Reply(self._summary(conversation), tuple(self._review_choices(conversation)))
+            return Reply(self._summary(conversation), tuple(self._review_choices(conversation)),
+                         brief=self._t(conversation, N_(
+                             "Your report is ready. Send it now, or change an answer first?"
+                         )))
         prompt = self._t(conversation, step.prompt)
         answers = conversation.answers or {}
         if answers.get("_editing") == step.id and step.id in answers:
@@ -863,7 +867,8 @@ class Engine:
             prompt = self._t(conversation, N_(
                 "You chose: %(chosen)s. Choose any others, or Done."
             ), chosen=labels)
-        return Reply(prompt, tuple(self._step_choices(conversation, step)))
+        return Reply(prompt, tuple(self._step_choices(conversation, step)),
+                     multiple=step.kind is AnswerType.MULTI)
 
     def _labels(self, conversation: Conversation, step: Step, values: list[str]) -> str:
         by_value = {choice.value: choice.label for choice in step.choices}
@@ -880,8 +885,6 @@ class Engine:
             return self._labels(conversation, step, value)
         if isinstance(value, dict):
             return str(value.get("text", ""))
-        if step.id == "language":
-            return get_language(str(value)).native_name
         if step.id == "area" and value == "not_sure":
             return self._t(conversation, N_("Not sure"))
         for choice in step.choices:

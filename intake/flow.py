@@ -59,36 +59,36 @@ NO = Choice("no", N_("No"))
 NOT_SURE = Choice("not_sure", N_("Not sure"), exclusive=True)
 
 BEHAVIOURS: tuple[Choice, ...] = (
-    Choice("verbal_abuse", N_("Verbal abuse, names or insults")),
+    Choice("verbal_abuse", N_("Abuse or insults")),
     Choice("intimidation", N_("Intimidation")),
     Choice("threats", N_("Threats")),
     Choice("harassment", N_("Harassment")),
-    Choice("assault", N_("Physical attack")),
-    Choice("property_damage", N_("Damage to property")),
-    Choice("online", N_("Online or social media")),
-    Choice("other", N_("Something else")),
+    Choice("assault", N_("Attack")),
+    Choice("property_damage", N_("Property damage")),
+    Choice("online", N_("Online abuse")),
+    Choice("other", N_("Other")),
 )
 
 #: ``association`` is stored as ``by_association`` on the case, not as a characteristic.
 CHARACTERISTICS: tuple[Choice, ...] = (
-    Choice("race", N_("Race, ethnic origin or nationality")),
+    Choice("race", N_("Race or nationality")),
     Choice("religion", N_("Religion or belief")),
     Choice("sexual_orientation", N_("Sexual orientation")),
     Choice("transgender_identity", N_("Transgender identity")),
     Choice("disability", N_("Disability")),
-    Choice("alternative_subculture", N_("Alternative look or lifestyle (goth, punk, emo...)")),
-    Choice("association", N_("Being linked to someone in one of these groups")),
-    Choice("other", N_("Something else")),
+    Choice("alternative_subculture", N_("Alternative lifestyle")),
+    Choice("association", N_("Linked to someone in these groups")),
+    Choice("other", N_("Other")),
     Choice("not_sure", N_("Not sure"), exclusive=True),
 )
 
 SUPPORT: tuple[Choice, ...] = (
-    Choice("counselling", N_("Someone to talk to (counselling)")),
-    Choice("security", N_("Extra security, like locks or lights")),
+    Choice("counselling", N_("Someone to talk to")),
+    Choice("security", N_("Locks or lights")),
     Choice("interpreter", N_("An interpreter")),
-    Choice("literacy", N_("Help with reading and writing")),
-    Choice("named_officer", N_("One named officer to deal with")),
-    Choice("none", N_("No support needed"), exclusive=True),
+    Choice("literacy", N_("Help with reading")),
+    Choice("named_officer", N_("One named officer")),
+    Choice("none", N_("None needed"), exclusive=True),
 )
 
 FIRST_STEP = "safety"
@@ -100,21 +100,11 @@ STEPS: tuple[Step, ...] = (
         AnswerType.YES_NO,
         N_("Are you in danger right now?"),
         N_("In danger now"),
-        next="language",
+        next="role",
         choices=(YES, NO),
         skippable=False,
         help=N_("If someone could hurt you now, answer Yes and we will tell you how to get help "
                 "fast."),
-        editable=False,
-    ),
-    Step(
-        "language",
-        AnswerType.CHOICE,
-        N_("Which language would you like to use?"),
-        N_("Language"),
-        next="role",
-        skippable=False,
-        help=N_("Pick the language you are most comfortable with."),
         editable=False,
     ),
     Step(
@@ -143,11 +133,10 @@ STEPS: tuple[Step, ...] = (
         ),
         skippable=False,
         help=N_("If you stay anonymous we cannot contact you. You will get a reference and a "
-                "code so you can check your report or add to it later."),
+                "code to check or add to your report later."),
         notes=(("anonymous", N_(
-            "That's fine. We won't ask for your name or contact details, so we can't "
-            "contact you. At the end you'll get a reference and a code: use them to check "
-            "your report or add to it."
+            "That's fine. We won't ask your name, so we can't contact you. You'll get a "
+            "reference and code to check your report."
         )),),
     ),
     Step(
@@ -162,7 +151,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "description",
         AnswerType.TEXT,
-        N_("Please tell us what happened, in your own words. Take your time."),
+        N_("What happened? Tell us in your own words."),
         N_("What happened"),
         next="behaviours",
         skippable=False,
@@ -172,16 +161,16 @@ STEPS: tuple[Step, ...] = (
     Step(
         "behaviours",
         AnswerType.MULTI,
-        N_("What kind of thing happened? Choose all that apply."),
+        N_("Which of these happened?"),
         N_("Type of incident"),
         next="characteristics",
         choices=BEHAVIOURS,
-        help=N_("Choose as many as fit, then choose Done."),
+        help=N_("Choose all that fit."),
     ),
     Step(
         "characteristics",
         AnswerType.MULTI,
-        N_("Why do you think it happened? Choose all that apply."),
+        N_("Why do you think it happened?"),
         N_("Why it happened"),
         next="when",
         choices=CHARACTERISTICS,
@@ -191,7 +180,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "when",
         AnswerType.TIME,
-        N_("When did it happen? For example: yesterday, last night, or a date."),
+        N_("When did it happen? For example: yesterday, last night or a date."),
         N_("When"),
         next="where_type",
         help=N_("Your own words are fine, like 'on Friday evening'."),
@@ -229,8 +218,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "area",
         AnswerType.CHOICE,
-        N_("Which area of the city is it in? If it was online, choose the area where you "
-           "live."),
+        N_("Which area is it in? If online, where you live."),
         N_("Area"),
         next="repeated",
         help=N_("This helps us give your report to the right officer."),
@@ -238,7 +226,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "repeated",
         AnswerType.CHOICE,
-        N_("Has this happened before, or is it still going on?"),
+        N_("Has it happened before, or is it still going on?"),
         N_("Happened before"),
         next="perpetrator",
         choices=(YES, NO, NOT_SURE),
@@ -246,14 +234,14 @@ STEPS: tuple[Step, ...] = (
     Step(
         "perpetrator",
         AnswerType.MULTI,
-        N_("What do you know about who did it? Choose all that apply."),
+        N_("What do you know about who did it?"),
         N_("Who did it"),
         next="injuries",
         choices=(
             Choice("known", N_("I know who they are")),
             Choice("resident", N_("They live nearby")),
             Choice("staff", N_("They work for the landlord")),
-            Choice("unknown", N_("I don't know who they are"), exclusive=True),
+            Choice("unknown", N_("I don't know"), exclusive=True),
         ),
     ),
     Step(
@@ -281,8 +269,8 @@ STEPS: tuple[Step, ...] = (
         N_("Police"),
         next="crime_reference",
         choices=(
-            Choice("reported", N_("Yes, I have told the police")),
-            Choice("pass_on", N_("No, please pass it on to them")),
+            Choice("reported", N_("Yes, I told them")),
+            Choice("pass_on", N_("No, please tell them for me")),
             Choice("not_now", N_("No, not now")),
         ),
         help=N_("You can report to the police any time. We can pass your report on if you "
@@ -300,7 +288,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "stop_hate",
         AnswerType.YES_NO,
-        N_("Can we pass your report on to Stop Hate UK? They support people affected by hate."),
+        N_("Can we pass your report to Stop Hate UK? They support people affected by hate."),
         N_("Pass on to Stop Hate UK"),
         next="support",
         choices=(YES, NO),
@@ -309,7 +297,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "support",
         AnswerType.MULTI,
-        N_("What help would you like? Choose all that apply."),
+        N_("What help do you want?"),
         N_("Help wanted"),
         next="outcome",
         choices=SUPPORT,
@@ -357,7 +345,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "leave_messages",
         AnswerType.YES_NO,
-        N_("Is it safe for us to leave you messages? Say No if someone else might see them."),
+        N_("Is it safe to leave you messages? Say No if someone else might see them."),
         N_("Leave messages"),
         next=REVIEW_STEP,
         only_if=("anonymous", ("named",)),

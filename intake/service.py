@@ -57,6 +57,7 @@ class IntakeService:
             conversation, result = self.engine.start(
                 session, channel, self.clock(), locale=locale, identity_hash=identity_hash
             )
+            result.locale = conversation.locale
             return Turn(conversation.id, result)
 
     def send(self, conversation_id: str, text: str, message_id: str | None = None,
@@ -78,6 +79,7 @@ class IntakeService:
                         if replayed is not None:
                             return Turn(conversation.id, replayed)
                     result = self.engine.handle(session, conversation, text, now)
+                    result.locale = conversation.locale
                     conversation.last_message_id = message_id
                     conversation.last_result = result.to_json() if message_id else None
                     self.engine.save(session, conversation)
@@ -94,7 +96,9 @@ class IntakeService:
         with transaction(self.sessions) as session:
             conversation = self.engine.load(session, conversation_id, self.clock())
             if conversation is not None:
-                return Turn(conversation.id, self.engine.current(conversation))
+                result = self.engine.current(conversation)
+                result.locale = conversation.locale
+                return Turn(conversation.id, result)
         raise ConversationNotFound(conversation_id)
 
     def expire(self) -> int:

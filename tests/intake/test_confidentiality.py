@@ -22,7 +22,7 @@ def drive_report_with_canary(client) -> str:
         "Who are you reporting as?": "victim",
         "Do you want to give your name, or stay anonymous?": "named",
         "What name should we use for you?": f"Name {CANARY}",
-        "Please tell us what happened": f"My neighbour {CANARY} shouted at me.",
+        "What happened? Tell us": f"My neighbour {CANARY} shouted at me.",
         "When did it happen?": f"Tuesday, when {CANARY} came home",
         "Where did it happen?": "home",
         "What is the address": f"1 {CANARY} Road, Sinfin",

@@ -49,7 +49,7 @@ def test_terminal_chat_holds_a_whole_report(env):
     assert result.exit_code == 0, result.output
     assert "Are you in danger right now?" in result.output
     assert "  1. Yes" in result.output and "  2. No" in result.output
-    match = re.search(r"Your reference is (HR-[A-Z0-9]{4}-[A-Z0-9]{4})", result.output)
+    match = re.search(r"Reference: (HR-[A-Z0-9]{4}-[A-Z0-9]{4})", result.output)
     assert match, result.output[-2000:]
     shown = run("cases", "show", match.group(1), "--json")
     case = json.loads(shown.output)
