@@ -8,11 +8,20 @@ here keeps replies short and, where the language allows, inside GSM-7.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from requests import RequestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.base import ChannelAdapter
 from intake.engine import SKIP, Reply, TurnResult
 from intake.i18n import N_, gettext
+from intake.outbox import RecipientOptedOut, RetryLater, Undeliverable
 
 #: GSM 03.38 basic character set (one septet each).
 GSM7_BASIC = frozenset(
@@ -119,3 +128,91 @@ class SmsAdapter(ChannelAdapter):
     def render(self, result: TurnResult) -> list[SmsBody]:
         text = "\n".join(render_reply(reply, result.locale) for reply in result.replies)
         return [SmsBody(body) for body in split_body(text)]
+
+
+# -- Twilio: inbound webhooks and outbound messages -------------------------------------
+
+#: Twilio's default opt-out and opt-in keywords (Advanced Opt-Out). Twilio answers them
+#: itself and blocks messages to an opted-out number, but still passes them on.
+OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit",
+                              "revoke", "optout"})
+OPT_IN_KEYWORDS = frozenset({"start", "yes", "unstop"})
+#: Twilio error codes that mean the recipient has opted out of this sender.
+TWILIO_OPTED_OUT = frozenset({21610})
+
+
+def keyword(body: str) -> str:
+    """A whole message folded as Twilio matches its keywords."""
+    return " ".join(body.split()).strip(" .!").casefold()
+
+
+def signature_is_valid(auth_token: str, url: str, params: dict[str, str],
+                       signature: str | None) -> bool:
+    """Check ``X-Twilio-Signature`` for a webhook Twilio sent to ``url``."""
+    if not auth_token or not signature:
+        return False
+    return bool(RequestValidator(auth_token).validate(url, params, signature))
+
+
+def twiml(bodies: list[SmsBody]) -> str:
+    """The TwiML that answers a webhook with ``bodies`` (none: an empty response)."""
+    response = MessagingResponse()
+    for body in bodies:
+        response.message(body.text)
+    return str(response)
+
+
+class TwilioSender:
+    """Sends outbox SMS through ``twilio.rest.Client`` (``TWILIO_API_BASE_URL`` points it at
+    another host that speaks Twilio's REST API, for tests and staging)."""
+
+    channel = "sms"
+    per_recipient_interval = 0.0
+    per_second = 10.0
+
+    def __init__(self, account_sid: str, auth_token: str, *, from_number: str | None = None,
+                 messaging_service_sid: str | None = None, api_base_url: str | None = None,
+                 status_callback: str | None = None, timeout: float = 10.0) -> None:
+        if not (from_number or messaging_service_sid):
+            raise ValueError("set TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID")
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.status_callback = status_callback
+        self.client = Client(account_sid, auth_token,
+                             http_client=RedirectingHttpClient(api_base_url, timeout))
+
+    def send(self, recipient: str, payload: dict[str, Any]) -> str | None:
+        options: dict[str, Any] = {"to": recipient, "body": str(payload["text"])}
+        if self.messaging_service_sid:
+            options["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            options["from_"] = self.from_number
+        if self.status_callback:
+            options["status_callback"] = self.status_callback
+        try:
+            message = self.client.messages.create(**options)
+        except TwilioRestException as exc:
+            if exc.code in TWILIO_OPTED_OUT:
+                raise RecipientOptedOut(f"twilio {exc.code}: recipient opted out") from None
+            if exc.status == 429 or exc.status >= 500 or exc.status in (401, 403):
+                raise RetryLater(f"twilio HTTP {exc.status}") from None
+            raise Undeliverable(f"twilio HTTP {exc.status} code {exc.code}") from None
+        except (RequestException, TwilioException) as exc:
+            raise RetryLater(f"twilio {type(exc).__name__}") from None
+        return str(message.sid)
+
+
+class RedirectingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """Twilio's own HTTP client, sending requests meant for *.twilio.com to another base
+    URL (a staging host or a test server that speaks Twilio's REST API)."""
+
+    def __init__(self, api_base_url: str | None, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self.api_base_url = api_base_url
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(url)
+        if self.api_base_url and (parts.hostname or "").endswith("twilio.com"):
+            url = self.api_base_url.rstrip("/") + parts.path + (
+                f"?{parts.query}" if parts.query else "")
+        return super().request(method, url, *args, **kwargs)

@@ -60,6 +60,7 @@ def create_case(
     language: str,
     urgent: bool,
     now: datetime,
+    identity_hash: str | None = None,
 ) -> tuple[Case, str | None]:
     """Store a submitted report as a case; returns it and, if anonymous, its secret code."""
     behaviours = _list(answers.get("behaviours"))
@@ -112,6 +113,7 @@ def create_case(
         leave_messages=(None if anonymous or answers.get("leave_messages") is None
                         else answers.get("leave_messages") == "yes"),
         status="open",
+        channel_identity_hash=identity_hash,
     )
     code = None
     if anonymous:
@@ -135,8 +137,11 @@ def list_cases(session: Session, limit: int | None = None) -> list[Case]:
     return list(session.scalars(query))
 
 
-def case_to_dict(case: Case) -> dict[str, Any]:
-    """The case under the stable, documented JSON keys (see README: Case JSON)."""
+def case_to_dict(case: Case, opted_out: bool = False) -> dict[str, Any]:
+    """The case under the stable, documented JSON keys (see README: Case JSON).
+
+    ``opted_out``: the reporter's channel identity has opted out of messages (SMS STOP).
+    """
     return {
         "reference": case.reference,
         "channel": case.channel,
@@ -180,5 +185,6 @@ def case_to_dict(case: Case) -> dict[str, Any]:
             "details": case.contact_details,
             "safe_times": case.contact_times,
             "leave_messages": case.leave_messages,
+            "opted_out": opted_out,
         },
     }

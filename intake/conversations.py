@@ -33,6 +33,13 @@ _UPDATE = (
     .where(_TABLE.c.id == bindparam("wanted_id"), _TABLE.c.version == bindparam("old_version"))
     .values({key: bindparam(key) for key in _COLUMNS if key != "id"})
 )
+_BY_IDENTITY = (
+    select(_TABLE.c.id)
+    .where(_TABLE.c.channel == bindparam("channel"),
+           _TABLE.c.identity_hash == bindparam("identity_hash"))
+    .order_by(_TABLE.c.updated_at.desc())
+    .limit(1)
+)
 _DELETE = delete(_TABLE).where(_TABLE.c.id == bindparam("wanted_id"))
 
 
@@ -48,6 +55,14 @@ def load(session: Session, conversation_id: str) -> Conversation | None:
     """
     row = session.execute(_LOAD, {"wanted_id": conversation_id}).mappings().first()
     return None if row is None else Conversation(**row)
+
+
+def find_by_identity(session: Session, channel: str, identity_hash: str) -> str | None:
+    """The id of the latest conversation of a channel identity (a keyed hash), if any."""
+    found: str | None = session.execute(
+        _BY_IDENTITY, {"channel": channel, "identity_hash": identity_hash}
+    ).scalar()
+    return found
 
 
 def last_result(session: Session, conversation_id: str) -> dict[str, Any] | None:

@@ -1,30 +1,35 @@
 """Suggest which shipped language a reporter wrote in, best first.
 
-The suggestion is only ever offered to the reporter to confirm: a two-word text message
-is not enough to switch language silently. The method, measured on a public corpus by
-``bench/language_bench.py``, is described in ``docs/languages.md``:
+A suggestion is for the reporter to confirm: two words are not enough to switch language
+silently. ``bench/language_bench.py`` measures it on public text; ``docs/languages.md``
+has the figures and the reasons for each choice below.
 
-1. **Script first.** Letters are counted per script; the script with most letters picks
-   the candidates. Gurmukhi means Punjabi, Ge'ez (Ethiopic) means Tigrinya: no detector
-   is asked.
-2. **Arabic script: letters, then a detector.** Sorani has letters that Arabic, Persian
-   and Urdu lack (ڕ ڵ ۆ ێ ە); Urdu has letters the others lack (ٹ ڈ ڑ ں ے ہ, and ھ when
-   no Sorani letter is present). Such a letter puts its language first. Persian-only
-   letters (پ چ ژ گ ک ی) rule Arabic out of first place; Arabic-only forms (ة ى ي ك أ إ
-   ؤ) without them put Arabic first. The rest is ordered by the statistical detectors,
-   restricted to the Arabic-script candidates (neither detector knows Sorani).
-3. **Latin script: the detectors**, restricted to the shipped Latin-script languages.
-   langdetect runs with its own factory holding only those profiles and a fixed seed;
-   lingua runs in high accuracy mode on the same languages. ``combined`` (the default)
-   averages their scores; see the docs for the measurement behind that choice.
+1. **Script first.** Letters are counted per script (Latin letters count half, so a
+   Latin brand name or acronym inside Arabic-script text does not decide). Gurmukhi
+   means Punjabi and Ge'ez (Ethiopic) means Tigrinya, with no detector asked.
+2. **Arabic script: spelling, then a detector.** Sorani letters (ڕ ڵ ۆ ێ ە) put Sorani
+   first; Urdu letters (ٹ ڈ ڑ ں ے ۓ ہ ۂ, or ھ without a Sorani letter) or an Urdu-only
+   function word (اور کا کی کو ...) put Urdu first. Arabic's ه (Urdu writes ہ) moves
+   Urdu behind the others. Persian letters (پ چ ژ گ ک ی) keep Arabic out of first
+   place; a Persian-only function word (از را در است ...) keeps out both Arabic and
+   Urdu; Arabic-only forms (ة ى ي ك أ إ ؤ) without either put Arabic first. The rest is
+   ordered by the detector restricted to the Arabic-script candidates. Neither detector
+   knows Sorani, so without a Sorani letter Sorani is not offered.
+3. **Latin script: the detector**, restricted to the shipped Latin-script languages.
 
-No usable signal gives ``[]``: a text with no letters (digits, emoji, punctuation), one
-whose script no shipped language is written in, or fewer than :data:`MIN_LETTERS` letters
-where only a detector could decide (``"ok"``, ``"a"``). A one-letter Gurmukhi or Ethiopic
-text still gives Punjabi or Tigrinya: the script alone decides.
+The detector is lingua in high accuracy mode (``DEFAULT_STRATEGY``): on the bench's word
+pairs it beat langdetect alone, lingua's low accuracy mode, and both ways of combining
+it with langdetect that were measured, and it is the fastest but one. The others stay
+selectable for the benchmark. langdetect, whenever used, runs on a private factory that
+holds only the candidates' profiles and a fixed seed; its global factory is not touched.
 
-Everything is deterministic (langdetect is seeded per call, lingua has no randomness) and
-thread-safe: models are built once per candidate set under a lock and only read after.
+No usable signal gives ``[]``: no letters (digits, emoji, punctuation), a script no
+shipped language is written in, or fewer than :data:`MIN_LETTERS` letters where only the
+detector could decide (``"ok"``, ``"a"``). One Gurmukhi or Ethiopic letter, or one
+telling Arabic-script letter, is still a signal.
+
+Deterministic (lingua has no randomness; langdetect is seeded for every call) and
+thread-safe: a model is built once per candidate set, under a lock, and only read after.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -43,18 +48,25 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STRATEGY",
     "MIN_LETTERS",
+    "SCRIPT_OF",
     "STRATEGIES",
     "Strategy",
-    "script_of_text",
     "suggest_languages",
     "warm_up",
 ]
 
-#: How the statistical part ranks candidates. Only the benchmark asks for anything but
-#: the default; the docs give the measured accuracy of each.
-Strategy = Literal["langdetect", "lingua-low", "lingua-high", "combined"]
-STRATEGIES: Final[tuple[Strategy, ...]] = ("langdetect", "lingua-low", "lingua-high", "combined")
-DEFAULT_STRATEGY: Final[Strategy] = "combined"
+#: How the statistical part ranks candidates. ``average``: the mean of langdetect's and
+#: lingua's (high accuracy) scores. ``tiebreak``: lingua, except that langdetect orders
+#: lingua's first two when their scores are within :data:`TIE_MARGIN`.
+Strategy = Literal["langdetect", "lingua-low", "lingua-high", "average", "tiebreak"]
+STRATEGIES: Final[tuple[Strategy, ...]] = (
+    "langdetect",
+    "lingua-low",
+    "lingua-high",
+    "average",
+    "tiebreak",
+)
+DEFAULT_STRATEGY: Final[Strategy] = "lingua-high"
 
 #: Fewer letters than this, where a detector would have to decide, is no signal.
 MIN_LETTERS: Final = 3
@@ -62,15 +74,18 @@ MIN_LETTERS: Final = 3
 MIN_SCORE: Final = 0.05
 #: How many languages are offered at most.
 DEFAULT_LIMIT: Final = 3
+#: For ``tiebreak``: lingua's first two scores closer than this are a tie.
+TIE_MARGIN: Final = 0.1
 
 LATIN: Final = "Latin"
 ARABIC: Final = "Arabic"
 GURMUKHI: Final = "Gurmukhi"
 ETHIOPIC: Final = "Ethiopic"
+OTHER: Final = "Other"
 
 #: The script each known language is written in. A shipped code missing here is never
-#: suggested: adding a language means adding it here (and to the detectors' maps below
-#: when they know it).
+#: suggested: adding a language means adding it here, and to the detectors' maps below
+#: when they know it.
 SCRIPT_OF: Final[Mapping[str, str]] = {
     "en": LATIN,
     "pl": LATIN,
@@ -89,13 +104,12 @@ SCRIPT_OF: Final[Mapping[str, str]] = {
     "ckb": ARABIC,
 }
 
-#: Shipped codes whose langdetect profile is the file of the same name (there is no
-#: profile for Sorani or Tigrinya).
+#: Codes with a langdetect profile of the same name (it has none for ckb or ti).
 LANGDETECT_CODES: Final = frozenset(
     {"en", "pl", "sk", "ro", "cs", "hu", "lt", "lv", "pt", "pa", "ar", "fa", "ur"}
 )
 
-#: Shipped codes to lingua's language names (lingua knows neither Sorani nor Tigrinya).
+#: Codes to lingua's language names (lingua knows neither Sorani nor Tigrinya).
 LINGUA_NAMES: Final[Mapping[str, str]] = {
     "en": "ENGLISH",
     "pl": "POLISH",
@@ -112,21 +126,36 @@ LINGUA_NAMES: Final[Mapping[str, str]] = {
     "ur": "URDU",
 }
 
-# Letters that single out one Arabic-script language among ar, fa, ur and ckb.
+# Spelling that singles out one Arabic-script language among ar, fa, ur and ckb.
 SORANI_LETTERS: Final = frozenset("ڕڵۆێە")
-URDU_LETTERS: Final = frozenset("ٹڈڑںےۓہ")
+URDU_LETTERS: Final = frozenset("ٹڈڑںےۓہۂ")
 #: Heh doachashmee: Urdu's aspiration mark, but also Sorani's h in some spellings.
 DO_CHASHMI_HE: Final = "ھ"
+#: Arabic's and Persian's h; Urdu writes ہ (and ھ) instead.
+ARABIC_HEH: Final = "ه"
 #: Letters Persian (and Urdu, and Sorani) use and standard Arabic does not.
 PERSIAN_LETTERS: Final = frozenset("پچژگکی")
 #: Forms standard Arabic uses and Persian, Urdu and Sorani spell otherwise.
 ARABIC_FORMS: Final = frozenset("ةىيكأإؤ")
+#: Frequent Urdu function words without an Urdu letter that Persian does not use.
+#: Frequent Urdu function words that Persian and Arabic do not use, among those without an
+#: Urdu letter (written from the grammar, not taken from the bench's corpus).
+URDU_WORDS: Final = frozenset(
+    {"اور", "کا", "کی", "کو", "جو", "جس", "جن", "کیا", "گیا", "دیا", "لیا", "سب", "کر", "گا", "گی"}
+)
+#: Frequent Persian function words that Urdu and Arabic do not use (likewise).
+PERSIAN_WORDS: Final = frozenset(
+    {"از", "را", "در", "است", "این", "آن", "برای", "می", "یک", "نیز", "شود", "باید", "با", "او",
+     "تا", "بر", "بود", "شد", "دارد", "کرد"}
+)  # fmt: skip
+
+#: Latin letters count this much when choosing the script of mixed text.
+LATIN_WEIGHT: Final = 0.5
 
 _URL_OR_HANDLE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+|@\w+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 #: Zero-width non-joiner and joiner are part of Persian and Sorani spelling.
-_JOINERS: Final = frozenset("\u200c\u200d")
-_APOSTROPHES: Final = frozenset("'’")
+_KEPT_FORMAT: Final = frozenset("\u200c\u200d'’")
 
 _lock = threading.Lock()
 _langdetect_factories: dict[frozenset[str], DetectorFactory] = {}
@@ -143,8 +172,7 @@ def suggest_languages(
     """Return the shipped languages ``text`` may be written in, most likely first.
 
     At most ``limit`` codes, all from ``shipped``; ``[]`` when the text carries no usable
-    signal (see the module docstring). ``strategy`` picks the statistical ranking and
-    exists for the benchmark; callers leave it alone.
+    signal (see the module docstring). ``strategy`` is for the benchmark.
     """
     if limit < 1:
         return []
@@ -152,7 +180,7 @@ def suggest_languages(
     counts = _script_counts(clean)
     if not counts:
         return []
-    script = max(counts, key=lambda name: (counts[name], name))
+    script = max(counts, key=lambda name: (counts[name] * _weight(name), name))
     candidates = [code for code in dict.fromkeys(shipped) if SCRIPT_OF.get(code) == script]
     if not candidates:
         return []
@@ -164,36 +192,26 @@ def suggest_languages(
         return []
     if len(candidates) == 1:
         return candidates
-    return _rank_by_detectors(clean, candidates, strategy)[:limit]
-
-
-def script_of_text(text: str) -> str | None:
-    """Return the script most of the letters of ``text`` are in, or None for no letters.
-
-    Only the scripts of the known languages are told apart; every other is "Other".
-    """
-    counts = _script_counts(_clean(text))
-    if not counts:
-        return None
-    return max(counts, key=lambda name: (counts[name], name))
+    return _rank_by_detector(clean, candidates, strategy)[:limit]
 
 
 def warm_up(shipped: Iterable[str] | None = None, strategy: Strategy = DEFAULT_STRATEGY) -> None:
-    """Load the models ``suggest_languages`` will need for ``shipped`` (default: all known).
+    """Build the models ``suggest_languages`` needs for ``shipped`` (default: all known).
 
-    Call it once at start-up so the first reporter does not wait seconds for it.
+    Call it once at start-up: building lingua's models takes seconds, which the first
+    reporter would otherwise wait.
     """
     codes = list(SCRIPT_OF) if shipped is None else list(shipped)
     for script in (LATIN, ARABIC):
         candidates = frozenset(code for code in codes if SCRIPT_OF.get(code) == script)
-        if len(candidates) < 2:
-            continue
-        if strategy in ("langdetect", "combined"):
-            _langdetect_factory(candidates & LANGDETECT_CODES)
-        if strategy in ("lingua-high", "combined"):
-            _lingua_detector(frozenset(candidates & LINGUA_NAMES.keys()), low_accuracy=False)
-        if strategy == "lingua-low":
-            _lingua_detector(frozenset(candidates & LINGUA_NAMES.keys()), low_accuracy=True)
+        if strategy in ("langdetect", "average", "tiebreak"):
+            known = candidates & LANGDETECT_CODES
+            if len(known) >= 2:
+                _langdetect_factory(known)
+        if strategy != "langdetect":
+            known = candidates.intersection(LINGUA_NAMES)
+            if len(known) >= 2:
+                _lingua_detector(known, low_accuracy=strategy == "lingua-low")
 
 
 # --------------------------------------------------------------------------- the text
@@ -202,17 +220,15 @@ def warm_up(shipped: Iterable[str] | None = None, strategy: Strategy = DEFAULT_S
 def _clean(text: str) -> str:
     """Return ``text`` in NFKC with links, handles, digits, symbols and emoji as spaces."""
     text = _URL_OR_HANDLE.sub(" ", unicodedata.normalize("NFKC", text))
-    kept = [
-        char
-        if char in _JOINERS or char in _APOSTROPHES or unicodedata.category(char)[0] in "LM"
-        else " "
+    kept = "".join(
+        char if char in _KEPT_FORMAT or unicodedata.category(char)[0] in "LM" else " "
         for char in text
-    ]
-    return _SPACES.sub(" ", "".join(kept)).strip()
+    )
+    return _SPACES.sub(" ", kept).strip()
 
 
 def _script_of_char(char: str) -> str:
-    """Name the script of one letter, as far as the shipped languages need."""
+    """Name the script of one letter, as far as the known languages need."""
     point = ord(char)
     if point < 0x250 or 0x1E00 <= point <= 0x1EFF:
         return LATIN
@@ -222,7 +238,7 @@ def _script_of_char(char: str) -> str:
         return GURMUKHI
     if 0x1200 <= point <= 0x139F or 0x2D80 <= point <= 0x2DDF or 0xAB00 <= point <= 0xAB2F:
         return ETHIOPIC
-    return "Other"
+    return OTHER
 
 
 def _script_counts(clean: str) -> dict[str, int]:
@@ -235,33 +251,47 @@ def _script_counts(clean: str) -> dict[str, int]:
     return counts
 
 
+def _weight(script: str) -> float:
+    """Say how much one letter of ``script`` counts when choosing the text's script."""
+    return LATIN_WEIGHT if script == LATIN else 1.0
+
+
 # --------------------------------------------------------------------------- ranking
 
 
-def _rank_arabic(
-    clean: str, letters: int, candidates: list[str], strategy: Strategy
-) -> list[str]:
-    """Rank Arabic-script candidates: telling letters first, then the detectors."""
+def _rank_arabic(clean: str, letters: int, candidates: list[str], strategy: Strategy) -> list[str]:
+    """Rank Arabic-script candidates: telling spelling first, then the detector."""
     chars = set(clean)
+    words = set(clean.replace("\u200c", " ").split())
+    urdu_words = bool(words & URDU_WORDS)
+    persian_words = bool(words & PERSIAN_WORDS)
     first: list[str] = []
     if "ckb" in candidates and chars & SORANI_LETTERS:
         first.append("ckb")
-    elif "ur" in candidates and (chars & URDU_LETTERS or DO_CHASHMI_HE in chars):
+    elif "ur" in candidates and (
+        chars & URDU_LETTERS or DO_CHASHMI_HE in chars or (urdu_words and not persian_words)
+    ):
         first.append("ur")
-    # Without a Sorani letter nothing points to Sorani: no detector knows it.
     rest = [code for code in candidates if code not in first and code != "ckb"]
     if not rest or (letters < MIN_LETTERS and not first):
         return first
-    ranked = rest if len(rest) == 1 else _rank_by_detectors(clean, rest, strategy)
+    ranked = rest if len(rest) == 1 else _rank_by_detector(clean, rest, strategy)
+    if "ur" in ranked and (ARABIC_HEH in chars or (persian_words and not urdu_words)):
+        ranked = _to_back(ranked, "ur")
     if "ar" in ranked:
-        if chars & PERSIAN_LETTERS:
-            ranked = [code for code in ranked if code != "ar"] + ["ar"]
+        if chars & PERSIAN_LETTERS or persian_words:
+            ranked = _to_back(ranked, "ar")
         elif chars & ARABIC_FORMS:
             ranked = ["ar"] + [code for code in ranked if code != "ar"]
-    return first + [code for code in ranked if code not in first]
+    return first + ranked
 
 
-def _rank_by_detectors(clean: str, candidates: list[str], strategy: Strategy) -> list[str]:
+def _to_back(ranked: list[str], code: str) -> list[str]:
+    """Move ``code`` to the end of ``ranked``."""
+    return [other for other in ranked if other != code] + [code]
+
+
+def _rank_by_detector(clean: str, candidates: list[str], strategy: Strategy) -> list[str]:
     """Order ``candidates`` by the strategy's scores, dropping those scored too low."""
     scores = _scores(clean, candidates, strategy)
     order = sorted(candidates, key=lambda code: (-scores.get(code, 0.0), candidates.index(code)))
@@ -272,67 +302,48 @@ def _scores(clean: str, candidates: list[str], strategy: Strategy) -> dict[str, 
     """Score each candidate in [0, 1] with the strategy's detector(s)."""
     if strategy == "langdetect":
         return _langdetect_scores(clean, candidates)
-    if strategy == "lingua-low":
-        return _lingua_scores(clean, candidates, low_accuracy=True)
-    if strategy == "lingua-high":
-        return _lingua_scores(clean, candidates, low_accuracy=False)
-    first = _langdetect_scores(clean, candidates)
-    second = _lingua_scores(clean, candidates, low_accuracy=False)
-    return _average(candidates, first, second)
-
-
-def _average(
-    candidates: list[str], first: Mapping[str, float], second: Mapping[str, float]
-) -> dict[str, float]:
-    """Average two detectors' scores; a language one of them cannot score gets the other's."""
-    known_first = set(first) or set()
-    known_second = set(second) or set()
-    averaged: dict[str, float] = {}
-    for code in candidates:
-        values = [
-            scores.get(code, 0.0)
-            for scores, known in ((first, known_first), (second, known_second))
-            if known and _knows(code, scores)
-        ]
-        if values:
-            averaged[code] = sum(values) / len(values)
-    return averaged
-
-
-def _knows(code: str, scores: Mapping[str, float]) -> bool:
-    """Say whether a score map comes from a detector that can score ``code`` at all."""
-    return code in scores
+    if strategy in ("lingua-low", "lingua-high"):
+        return _lingua_scores(clean, candidates, low_accuracy=strategy == "lingua-low")
+    lingua = _lingua_scores(clean, candidates, low_accuracy=False)
+    langdetect = _langdetect_scores(clean, candidates)
+    if strategy == "average":
+        return {
+            code: (lingua.get(code, 0.0) + langdetect.get(code, 0.0)) / 2 for code in candidates
+        }
+    order = sorted(lingua, key=lambda code: -lingua[code])
+    if len(order) >= 2 and lingua[order[0]] - lingua[order[1]] < TIE_MARGIN:
+        best, second = order[0], order[1]
+        if langdetect.get(second, 0.0) > langdetect.get(best, 0.0):
+            swapped = dict(lingua)
+            swapped[best], swapped[second] = lingua[second], lingua[best]
+            return swapped
+    return lingua
 
 
 def _langdetect_scores(clean: str, candidates: list[str]) -> dict[str, float]:
-    """Return langdetect's probabilities for the candidates it has profiles for.
-
-    Every candidate it knows is in the map (0.0 when below langdetect's own cut-off), so
-    a combination can tell "scored nothing" from "cannot score".
-    """
+    """Return langdetect's probabilities for the candidates it has profiles for."""
     from langdetect.lang_detect_exception import LangDetectException
 
     known = frozenset(candidates) & LANGDETECT_CODES
     if len(known) < 2:
-        return {code: 1.0 for code in known}
+        return dict.fromkeys(known, 1.0)
     detector = _langdetect_factory(known).create()
-    # langdetect skips words written in capitals; a message shouted in capitals has
-    # nothing else.
+    # langdetect skips words in capitals; a message shouted in capitals has no others.
     detector.append(clean.lower() if clean.isupper() else clean)
     scores = dict.fromkeys(known, 0.0)
     try:
         for result in detector.get_probabilities():
             scores[str(result.lang)] = float(result.prob)
     except LangDetectException:
-        pass
+        pass  # no n-gram it knows: every candidate keeps 0.0
     return scores
 
 
 def _lingua_scores(clean: str, candidates: list[str], *, low_accuracy: bool) -> dict[str, float]:
     """Return lingua's confidence values for the candidates it knows."""
-    known = frozenset(candidates) & LINGUA_NAMES.keys()
+    known = frozenset(candidates).intersection(LINGUA_NAMES)
     if len(known) < 2:
-        return {code: 1.0 for code in known}
+        return dict.fromkeys(known, 1.0)
     detector = _lingua_detector(known, low_accuracy=low_accuracy)
     codes = {LINGUA_NAMES[code]: code for code in known}
     scores = dict.fromkeys(known, 0.0)
@@ -345,11 +356,7 @@ def _lingua_scores(clean: str, candidates: list[str], *, low_accuracy: bool) -> 
 
 
 def _langdetect_factory(codes: frozenset[str]) -> DetectorFactory:
-    """Return a private, seeded langdetect factory holding only ``codes``' profiles.
-
-    langdetect's module-level factory is left alone: it loads all 55 profiles and is
-    seeded only through a class attribute shared with every other user.
-    """
+    """Return the private, seeded langdetect factory holding only ``codes``' profiles."""
     with _lock:
         factory = _langdetect_factories.get(codes)
         if factory is None:
@@ -359,21 +366,25 @@ def _langdetect_factory(codes: frozenset[str]) -> DetectorFactory:
 
 
 def _build_langdetect_factory(codes: frozenset[str]) -> DetectorFactory:
-    """Load the profiles for ``codes`` (sorted, so the index order is fixed) and seed."""
+    """Load the profiles for ``codes`` in a fixed order and seed the factory.
+
+    langdetect's module-level factory (``langdetect.detect``) would load all 55 profiles
+    and is seeded through a class attribute every other user shares; this one is ours.
+    """
     import langdetect
     from langdetect.detector_factory import DetectorFactory
 
     directory = Path(langdetect.__file__).parent / "profiles"
-    profiles = [(directory / code).read_text(encoding="utf-8") for code in sorted(codes)]
     factory = DetectorFactory()
-    factory.load_json_profile(profiles)
-    # An instance attribute: the class attribute stays as other users left it.
-    factory.set_seed(0)
+    factory.load_json_profile(
+        [(directory / code).read_text(encoding="utf-8") for code in sorted(codes)]
+    )
+    factory.set_seed(0)  # an instance attribute: the class's stays as others left it
     return factory
 
 
 def _lingua_detector(codes: frozenset[str], *, low_accuracy: bool) -> LanguageDetector:
-    """Return one lingua detector for ``codes``, with its models loaded up front."""
+    """Return the lingua detector for ``codes``, building it on first use."""
     key = (codes, low_accuracy)
     with _lock:
         detector = _lingua_detectors.get(key)
@@ -384,19 +395,11 @@ def _lingua_detector(codes: frozenset[str], *, low_accuracy: bool) -> LanguageDe
 
 
 def _build_lingua_detector(codes: frozenset[str], *, low_accuracy: bool) -> LanguageDetector:
-    """Build a lingua detector restricted to ``codes``."""
+    """Build a lingua detector restricted to ``codes``, its models loaded up front."""
     from lingua import Language, LanguageDetectorBuilder
 
-    languages = [Language[LINGUA_NAMES[code]] for code in sorted(codes)]
+    languages = [getattr(Language, LINGUA_NAMES[code]) for code in sorted(codes)]
     builder = LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models()
     if low_accuracy:
         builder = builder.with_low_accuracy_mode()
     return builder.build()
-
-
-#: For the benchmark: the raw score functions, by name.
-RAW_SCORERS: Final[Mapping[str, Callable[[str, list[str]], dict[str, float]]]] = {
-    "langdetect": _langdetect_scores,
-    "lingua-low": lambda clean, codes: _lingua_scores(clean, codes, low_accuracy=True),
-    "lingua-high": lambda clean, codes: _lingua_scores(clean, codes, low_accuracy=False),
-}

@@ -252,8 +252,13 @@ class Engine:
         now: datetime,
         locale: str | None = None,
         identity_hash: str | None = None,
+        first_text: str | None = None,
     ) -> tuple[Conversation, TurnResult]:
-        """Open a new conversation and return it with its greeting and first question."""
+        """Open a new conversation and return it with its greeting and first question.
+
+        ``first_text`` is the message that opened it on a channel where the reporter writes
+        first (SMS, Telegram): danger words in it count at once.
+        """
         conversation = Conversation(
             id=secrets.token_urlsafe(24),
             channel=channel,
@@ -276,7 +281,15 @@ class Engine:
             "Hello. You can report hate crime or a hate incident here, safely. You can "
             "stay anonymous. Send help at any time."
         ))))
-        result.replies.append(self._ask(conversation))
+        first = clean_text(first_text or "")
+        if first and self._command(conversation.locale, first) is None and self.is_emergency(
+            conversation.locale, first
+        ):
+            turn = self.handle(session, conversation, first, now)
+            result.replies.extend(turn.replies)
+            result.urgent_raised = turn.urgent_raised
+        else:
+            result.replies.append(self._ask(conversation))
         return conversation, result
 
     def load(self, session: Session, conversation_id: str, now: datetime) -> Conversation | None:
@@ -550,6 +563,7 @@ class Engine:
             language=conversation.locale,
             urgent=conversation.urgent,
             now=now,
+            identity_hash=conversation.identity_hash,
         )
         conversation.case_id = case.id
         conversation.status = "submitted"

@@ -12,7 +12,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from intake.crypto import EncryptedJSON, EncryptedText
@@ -99,3 +108,66 @@ class Case(Base):
     #: For anonymous follow-up: a keyed hash of the secret code given to the reporter.
     followup_code_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    #: A keyed hash of the channel identity the report came from (phone number, chat id),
+    #: to recognise the reporter's later messages and opt-outs; never the identity itself.
+    channel_identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: The reporter's channel address (phone number, chat id), kept, encrypted, only when a
+    #: named reporter asked to be contacted "here, in this chat".
+    channel_address: Mapped[str | None] = mapped_column(EncryptedText)
+
+
+class InboundMessage(Base):
+    """A provider message or update already processed (Twilio MessageSid, Telegram
+    update_id), with the reply it got: a redelivery is answered the same way, applied once."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(64))
+    #: The turn's result (the reply text is personal data: encrypted).
+    result: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
+    received_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class OutboxMessage(Base):
+    """A message that must be sent (a reply, an alert, an update), written in the same
+    transaction as the change that caused it and delivered by the outbox worker."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: The address (phone number, chat id, email), encrypted; cleared once sent.
+    recipient: Mapped[str | None] = mapped_column(EncryptedText)
+    #: A keyed hash of channel and address: orders messages per recipient, paces them, and
+    #: matches opt-outs, without the address in clear.
+    recipient_hash: Mapped[str] = mapped_column(String(64), index=True)
+    #: What to send (text, buttons...), encrypted; cleared once sent.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: Set by callers that must never queue the same message twice.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    #: ``pending``, ``sending`` (claimed by a worker), ``held`` (recipient opted out),
+    #: ``sent`` or ``dead`` (gave up; managers see these).
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The provider's last error, without personal data (a status code and class name).
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OptOut(Base):
+    """A channel identity that asked not to be messaged (SMS STOP), until it opts back in."""
+
+    __tablename__ = "opt_outs"
+
+    identity_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    opted_out_at: Mapped[datetime] = mapped_column(DateTime)

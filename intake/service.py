@@ -11,11 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from intake import conversations
 from intake.db import transaction
 from intake.engine import Engine, TurnResult
+from intake.models import Conversation, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,13 @@ class Turn:
 
     conversation_id: str
     result: TurnResult
+    #: The message had been processed before: ``result`` is the reply it got then.
+    duplicate: bool = False
+
+
+#: Called inside a turn's transaction (to queue outbound messages, say), so whatever it
+#: writes exists exactly when the turn does.
+AfterTurn = Callable[[Session, Conversation, TurnResult], None]
 
 
 class IntakeService:
@@ -90,6 +101,79 @@ class IntakeService:
         else:
             raise RuntimeError("conversation kept changing concurrently")
         raise ConversationNotFound(conversation_id)
+
+    def receive(
+        self,
+        channel: str,
+        identity_hash: str,
+        text: str,
+        message_id: str,
+        after_turn: AfterTurn | None = None,
+        keep_result: bool = True,
+        attempts: int = 5,
+    ) -> Turn:
+        """Apply a message from a channel identity (a keyed hash of a phone number or chat
+        id): it continues that identity's conversation, or opens one.
+
+        ``message_id`` is the provider's id (Twilio MessageSid, Telegram update_id): a
+        message seen before is not applied again, and its turn comes back with
+        ``duplicate`` set and the reply it got the first time (if ``keep_result``; a
+        channel whose replies were queued at the first delivery need not keep it).
+        """
+        for attempt in range(attempts):
+            try:
+                now = self.clock()
+                with transaction(self.sessions) as session:
+                    inbound = InboundMessage(channel=channel, message_id=message_id,
+                                             received_at=now)
+                    try:
+                        with session.begin_nested():
+                            session.add(inbound)
+                    except IntegrityError:
+                        return self._seen(session, channel, message_id)
+                    turn = self._receive(session, channel, identity_hash, text, now, after_turn)
+                    if keep_result:
+                        inbound.result = {"conversation": turn.conversation_id,
+                                          "result": turn.result.to_json()}
+                return turn
+            except StaleDataError:
+                log.info("conversation changed concurrently; retrying (attempt %d)", attempt + 1)
+        raise RuntimeError("conversation kept changing concurrently")
+
+    def _seen(self, session: Session, channel: str, message_id: str) -> Turn:
+        kept = session.scalar(select(InboundMessage.result).where(
+            InboundMessage.channel == channel, InboundMessage.message_id == message_id
+        ))
+        if not kept:
+            return Turn("", TurnResult(), duplicate=True)
+        return Turn(str(kept["conversation"]), TurnResult.from_json(kept["result"]),
+                    duplicate=True)
+
+    def _receive(self, session: Session, channel: str, identity_hash: str, text: str,
+                 now: datetime, after_turn: AfterTurn | None) -> Turn:
+        conversation = None
+        found = conversations.find_by_identity(session, channel, identity_hash)
+        if found is not None:
+            conversation = self.engine.load(session, found, now)
+        if conversation is None:
+            conversation, result = self.engine.start(
+                session, channel, now, identity_hash=identity_hash, first_text=text
+            )
+        else:
+            result = self.engine.handle(session, conversation, text, now)
+        result.locale = conversation.locale
+        if after_turn is not None:
+            after_turn(session, conversation, result)
+        self.engine.save(session, conversation)
+        return Turn(conversation.id, result)
+
+    def forget_processed(self, before: datetime) -> int:
+        """Delete the record of provider messages processed before ``before``."""
+        with transaction(self.sessions) as session:
+            deleted = session.query(InboundMessage).filter(
+                InboundMessage.received_at < before
+            ).delete(synchronize_session=False)
+        return int(deleted)
 
     def current(self, conversation_id: str) -> Turn:
         """The question a conversation is waiting on (for resuming after a reload)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -15,9 +16,10 @@ from intake import crypto
 from intake.areas import parse_areas
 from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
+from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
-from web import chat
-from web.config import DefaultConfig
+from web import chat, sms, telegram
+from web.config import PROVIDER_VARIABLES, DefaultConfig
 from web.extensions import Services
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_object(DefaultConfig)
     if test_config is None:
         app.config.from_prefixed_env("HATEREPORT")
+        for name in PROVIDER_VARIABLES:
+            if os.environ.get(name):
+                app.config[name] = os.environ[name]
     else:
         app.config.from_mapping(test_config)
 
@@ -70,11 +75,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         areas=parse_areas(app.config.get("AREAS")),
         conversation_ttl=timedelta(hours=float(app.config["CONVERSATION_TTL_HOURS"])),
     )
-    Services(db, sessions, IntakeService(sessions, Engine(settings))).init_app(app)
+    outbox = Outbox(sessions, max_attempts=int(app.config["OUTBOX_MAX_ATTEMPTS"]))
+    sms.configure(app, outbox)
+    telegram.configure(app, outbox)
+    Services(db, sessions, IntakeService(sessions, Engine(settings)), outbox,
+             OutboxWorker(outbox)).init_app(app)
 
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     app.register_blueprint(chat.bp)
+    app.register_blueprint(sms.bp)
+    app.register_blueprint(telegram.bp)
     app.after_request(_security_headers)
     return app
 

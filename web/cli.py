@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import threading
+from datetime import timedelta
 
 import click
 from flask import Flask
+from telegram import Bot
 
+from bot.telegram import make_bot
 from bot.terminal import TerminalAdapter
 from intake.cases import case_to_dict, get_case, list_cases
 from intake.db import transaction
@@ -18,6 +22,7 @@ from intake.whenparse import warm_up
 from web import create_app
 from web.config import default_server_threads
 from web.extensions import services
+from web.telegram import handle_update
 
 log = logging.getLogger("hatereport")
 
@@ -41,11 +46,19 @@ def main(verbose: bool) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+#: The updates the bot asks Telegram for.
+ALLOWED_UPDATES = ["message", "callback_query"]
+#: How long the record of a processed SMS or Telegram message is kept (to spot redeliveries).
+PROCESSED_KEPT = timedelta(days=7)
+
+
 def _expiry_loop(app: Flask, stop: threading.Event) -> None:
     interval = float(app.config["EXPIRY_INTERVAL_SECONDS"])
     while not stop.is_set():
         try:
-            services(app).intake.expire()
+            intake = services(app).intake
+            intake.expire()
+            intake.forget_processed(intake.clock() - PROCESSED_KEPT)
         except Exception:
             log.exception("expiring abandoned conversations failed; will retry")
         stop.wait(interval)
@@ -67,11 +80,13 @@ def serve(host: str, port: int, threads: int | None) -> None:
     stop = threading.Event()
     worker = threading.Thread(target=_expiry_loop, args=(app, stop), name="expiry", daemon=True)
     worker.start()
+    outbox = services(app).worker.start()
     click.echo(f"hatereport: web chat at http://{host}:{port}/ (Ctrl+C to stop)")
     try:
         waitress_serve(app, host=host, port=port, threads=threads, ident="hatereport")
     finally:
         stop.set()
+        outbox.stop()
 
 
 @main.command()
@@ -148,3 +163,72 @@ def expire() -> None:
     app = _app()
     count = services(app).intake.expire()
     click.echo(f"deleted {count} abandoned conversation(s)")
+
+
+@main.command()
+@click.option("--set-webhook", "set_webhook", is_flag=True,
+              help="Register HATEREPORT_PUBLIC_URL/telegram as the bot's webhook, with "
+                   "TELEGRAM_WEBHOOK_SECRET as its secret token.")
+@click.option("--delete-webhook", "delete_webhook", is_flag=True,
+              help="Remove the bot's webhook.")
+@click.option("--poll", is_flag=True,
+              help="Run the bot by long polling, for machines without a public address "
+                   "(removes the webhook first; Telegram allows one or the other).")
+@click.option("--once", is_flag=True, help="With --poll: apply waiting updates, then exit.")
+def telegram(set_webhook: bool, delete_webhook: bool, poll: bool, once: bool) -> None:
+    """Connect the Telegram bot: by webhook (--set-webhook) or by long polling (--poll)."""
+    if [set_webhook, delete_webhook, poll].count(True) != 1:
+        raise click.UsageError("choose one of --set-webhook, --delete-webhook or --poll")
+    app = _app()
+    token = app.config.get("TELEGRAM_BOT_TOKEN")
+    if not token:
+        raise click.ClickException("set TELEGRAM_BOT_TOKEN first")
+    bot = make_bot(token, app.config.get("TELEGRAM_API_BASE_URL"))
+    if set_webhook:
+        public = app.config.get("PUBLIC_URL")
+        secret = app.config.get("TELEGRAM_WEBHOOK_SECRET")
+        if not public or not secret:
+            raise click.ClickException(
+                "set HATEREPORT_PUBLIC_URL (https://...) and TELEGRAM_WEBHOOK_SECRET first")
+        url = f"{public.rstrip('/')}/telegram"
+        asyncio.run(_set_webhook(bot, url, secret))
+        click.echo(f"webhook set: {url}")
+    elif delete_webhook:
+        asyncio.run(_delete_webhook(bot))
+        click.echo("webhook deleted")
+    else:
+        worker = services(app).worker.start()
+        click.echo("polling Telegram for updates (Ctrl+C to stop)")
+        try:
+            asyncio.run(_poll(app, bot, once))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            worker.stop()
+
+
+async def _set_webhook(bot: Bot, url: str, secret: str) -> None:
+    async with bot:
+        await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+
+
+async def _delete_webhook(bot: Bot) -> None:
+    async with bot:
+        await bot.delete_webhook()
+
+
+async def _poll(app: Flask, bot: Bot, once: bool) -> None:
+    """Long-poll getUpdates and apply each update as the webhook would."""
+    async with bot:
+        await bot.delete_webhook()
+        offset: int | None = None
+        while True:
+            updates = await bot.get_updates(offset=offset, timeout=0 if once else 30,
+                                            allowed_updates=ALLOWED_UPDATES)
+            for update in updates:
+                handle_update(app, update.to_dict())
+                offset = update.update_id + 1
+            if once:
+                if offset is not None:  # confirm what was applied
+                    await bot.get_updates(offset=offset, timeout=0)
+                return

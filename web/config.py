@@ -30,6 +30,24 @@ class DefaultConfig:
     EXPIRY_INTERVAL_SECONDS = 300.0
     #: Largest request body accepted (bytes).
     MAX_CONTENT_LENGTH = 512 * 1024
+    #: The public base URL the service is reached at (behind a proxy), e.g.
+    #: https://report.example.org: Twilio's signatures are checked against it, and the
+    #: Telegram webhook and SMS status callback URLs are built from it.
+    PUBLIC_URL: str | None = None
+    #: Twilio (SMS). Read from the unprefixed TWILIO_* variables.
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = None
+    TWILIO_FROM_NUMBER: str | None = None
+    TWILIO_MESSAGING_SERVICE_SID: str | None = None
+    TWILIO_API_BASE_URL: str | None = None
+    #: Telegram. Read from the unprefixed TELEGRAM_* variables.
+    TELEGRAM_BOT_TOKEN: str | None = None
+    TELEGRAM_WEBHOOK_SECRET: str | None = None
+    TELEGRAM_API_BASE_URL: str | None = None
+    #: Seconds a provider call may take before it counts as failed (and is retried).
+    PROVIDER_TIMEOUT_SECONDS = 10.0
+    #: Attempts before an outbound message is marked dead (kept, shown to managers).
+    OUTBOX_MAX_ATTEMPTS = 20
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -44,3 +62,12 @@ def default_server_threads(database_url: str) -> int:
     PostgreSQL takes concurrent writers.
     """
     return 1 if make_url(database_url).get_backend_name() == "sqlite" else 8
+
+
+#: Settings read from the environment under their own (unprefixed) names, as the providers'
+#: documentation spells them.
+PROVIDER_VARIABLES = (
+    "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER",
+    "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE_URL",
+    "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
+)

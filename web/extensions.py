@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
 
 EXTENSION = "hatereport"
@@ -15,11 +16,14 @@ EXTENSION = "hatereport"
 
 @dataclass
 class Services:
-    """The database and the intake service."""
+    """The database, the intake service and the outbox."""
 
     db: Engine
     sessions: sessionmaker[Session]
     intake: IntakeService
+    outbox: Outbox
+    #: Delivers the outbox in the background once started (``serve`` starts it).
+    worker: OutboxWorker
 
     def init_app(self, app: Flask) -> None:
         """Bind to ``app``."""

@@ -152,7 +152,8 @@ def test_named_report_end_to_end_gives_a_structured_case(service, clock):
     assert data["support"] == ["counselling", "security"]
     assert data["outcome_wanted"] == "I want it to stop."
     assert data["contact"] == {"method": "phone", "details": "07700 900123",
-                               "safe_times": "weekdays after 6pm", "leave_messages": False}
+                               "safe_times": "weekdays after 6pm", "leave_messages": False,
+                               "opted_out": False}
     assert data["urgent"] is False
     assert data["channel"] == "web" and data["language"] == "en"
 
@@ -173,7 +174,7 @@ def test_anonymous_report_gets_reference_and_code_and_keeps_no_contact(service):
     assert data["anonymous"] is True
     assert data["reporter_name"] is None
     assert data["contact"] == {"method": None, "details": None, "safe_times": None,
-                               "leave_messages": None}
+                               "leave_messages": None, "opted_out": False}
     assert data["by_association"] is True and data["characteristics"] == []
     assert data["classification"] == "hate_incident"
     assert data["where"]["online_platform"] == "A social media site"
