@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.crypto import keyed_hash
+from intake.languages import DEFAULT_LANGUAGE, get_language
 from intake.models import Case
 
 #: Behaviours that suggest a criminal offence; the officer confirms the classification.
@@ -75,6 +76,7 @@ def create_case(
         when_date = date.fromisoformat(str(when["date"]))
     area = answers.get("area")
     danger = bool(answers.get("_danger"))
+    interpreter = answers.get("_interpreter") or {}
     case = Case(
         reference=new_reference(session),
         channel=channel,
@@ -114,6 +116,8 @@ def create_case(
                         else answers.get("leave_messages") == "yes"),
         status="open",
         channel_identity_hash=identity_hash,
+        interpreter_language=_text(interpreter.get("language")),
+        interpreter_contact=_text(interpreter.get("contact")),
     )
     code = None
     if anonymous:
@@ -137,6 +141,19 @@ def list_cases(session: Session, limit: int | None = None) -> list[Case]:
     return list(session.scalars(query))
 
 
+def interpreter_needed(case: Case) -> dict[str, Any] | None:
+    """What an officer needs to speak with the reporter (§4.14): None for English;
+    otherwise the language (a shipped one by its English name, or another as the reporter
+    named it) and, for another language, the number or time they gave for the call."""
+    if case.interpreter_language:
+        return {"language": case.interpreter_language, "contact": case.interpreter_contact,
+                "shipped": False}
+    if case.language == DEFAULT_LANGUAGE:
+        return None
+    return {"language": get_language(case.language).english_name, "contact": None,
+            "shipped": True}
+
+
 def case_to_dict(case: Case, opted_out: bool = False) -> dict[str, Any]:
     """The case under the stable, documented JSON keys (see README: Case JSON).
 
@@ -146,6 +163,7 @@ def case_to_dict(case: Case, opted_out: bool = False) -> dict[str, Any]:
         "reference": case.reference,
         "channel": case.channel,
         "language": case.language,
+        "interpreter": interpreter_needed(case),
         "created_at": case.created_at.isoformat(timespec="seconds") + "Z",
         "status": case.status,
         "urgent": case.urgent,

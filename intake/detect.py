@@ -16,6 +16,10 @@ has the figures and the reasons for each choice below.
    ordered by the detector restricted to the Arabic-script candidates. Neither detector
    knows Sorani, so without a Sorani letter Sorani is not offered.
 3. **Latin script: the detector**, restricted to the shipped Latin-script languages.
+   Romanian's ș ț are read as ş ţ, the forms lingua's model knows. When Czech and Slovak
+   are both offered, spelling orders them: a letter only one of them uses (ř ů ě; ä ô
+   ľ ĺ ŕ, or ú inside a word) or a function word only one of them has (se, ve, nebo,
+   jsou ...; sa, vo, alebo, sú ...) puts its language ahead of the other.
 
 The detector is lingua in high accuracy mode (``DEFAULT_STRATEGY``): on the bench's word
 pairs it beat langdetect alone, lingua's low accuracy mode, and both ways of combining
@@ -29,7 +33,8 @@ detector could decide (``"ok"``, ``"a"``). One Gurmukhi or Ethiopic letter, or o
 telling Arabic-script letter, is still a signal.
 
 Deterministic (lingua has no randomness; langdetect is seeded for every call) and
-thread-safe: a model is built once per candidate set, under a lock, and only read after.
+thread-safe: a model is built once per candidate set, under a lock, and only read after;
+``warm_up`` builds them at start-up.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ MIN_LETTERS: Final = 3
 MIN_SCORE: Final = 0.05
 #: How many languages are offered at most.
 DEFAULT_LIMIT: Final = 3
+#: Only this many characters of a message are looked at: more adds time, not accuracy.
+MAX_CHARS: Final = 2000
 #: For ``tiebreak``: lingua's first two scores closer than this are a tie.
 TIE_MARGIN: Final = 0.1
 
@@ -137,7 +144,6 @@ ARABIC_HEH: Final = "ه"
 PERSIAN_LETTERS: Final = frozenset("پچژگکی")
 #: Forms standard Arabic uses and Persian, Urdu and Sorani spell otherwise.
 ARABIC_FORMS: Final = frozenset("ةىيكأإؤ")
-#: Frequent Urdu function words without an Urdu letter that Persian does not use.
 #: Frequent Urdu function words that Persian and Arabic do not use, among those without an
 #: Urdu letter (written from the grammar, not taken from the bench's corpus).
 URDU_WORDS: Final = frozenset(
@@ -149,8 +155,29 @@ PERSIAN_WORDS: Final = frozenset(
      "تا", "بر", "بود", "شد", "دارد", "کرد"}
 )  # fmt: skip
 
+#: Frequent Czech words whose Slovak counterparts are spelt otherwise, and the reverse
+#: (written from the grammar): they decide which of Czech and Slovak goes first.
+CZECH_WORDS: Final = frozenset(
+    {"se", "ve", "ke", "nebo", "jako", "pro", "při", "jsou", "jsem", "jsme", "jste", "jsi",
+     "také", "který", "která", "které", "kteří", "mezi", "když", "jen", "být", "zda", "tedy"}
+)  # fmt: skip
+SLOVAK_WORDS: Final = frozenset(
+    {"sa", "vo", "ku", "alebo", "ako", "pre", "pri", "sú", "som", "sme", "ste", "tiež",
+     "ktorý", "ktorá", "ktoré", "ktorí", "medzi", "keď", "len", "byť", "teda", "aj", "ich"}
+)  # fmt: skip
+
+#: Letters only Czech uses, and those only Slovak uses (Czech has ú only word-initially;
+#: Slovak has it anywhere, which is checked apart).
+CZECH_LETTERS: Final = frozenset("řůě")
+SLOVAK_LETTERS: Final = frozenset("äôľĺŕ")
+
 #: Latin letters count this much when choosing the script of mixed text.
 LATIN_WEIGHT: Final = 0.5
+
+#: Romanian's s and t with comma below, as today's keyboards type them, to the cedilla
+#: forms the detectors' models were built from (langdetect maps them so itself; lingua
+#: does not, and takes "și" for Portuguese).
+_ROMANIAN_COMMA_TO_CEDILLA: Final = str.maketrans("șțȘȚ", "şţŞŢ")
 
 _URL_OR_HANDLE = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+|@\w+", re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
@@ -176,7 +203,7 @@ def suggest_languages(
     """
     if limit < 1:
         return []
-    clean = _clean(text)
+    clean = _clean(text[:MAX_CHARS])
     counts = _script_counts(clean)
     if not counts:
         return []
@@ -192,7 +219,7 @@ def suggest_languages(
         return []
     if len(candidates) == 1:
         return candidates
-    return _rank_by_detector(clean, candidates, strategy)[:limit]
+    return _czech_or_slovak(clean, _rank_by_detector(clean, candidates, strategy))[:limit]
 
 
 def warm_up(shipped: Iterable[str] | None = None, strategy: Strategy = DEFAULT_STRATEGY) -> None:
@@ -218,13 +245,13 @@ def warm_up(shipped: Iterable[str] | None = None, strategy: Strategy = DEFAULT_S
 
 
 def _clean(text: str) -> str:
-    """Return ``text`` in NFKC with links, handles, digits, symbols and emoji as spaces."""
+    """Return ``text`` in NFKC, links, handles, digits, symbols and emoji as spaces."""
     text = _URL_OR_HANDLE.sub(" ", unicodedata.normalize("NFKC", text))
     kept = "".join(
         char if char in _KEPT_FORMAT or unicodedata.category(char)[0] in "LM" else " "
         for char in text
     )
-    return _SPACES.sub(" ", kept).strip()
+    return _SPACES.sub(" ", kept).strip().translate(_ROMANIAN_COMMA_TO_CEDILLA)
 
 
 def _script_of_char(char: str) -> str:
@@ -284,6 +311,26 @@ def _rank_arabic(clean: str, letters: int, candidates: list[str], strategy: Stra
         elif chars & ARABIC_FORMS:
             ranked = ["ar"] + [code for code in ranked if code != "ar"]
     return first + ranked
+
+
+def _czech_or_slovak(clean: str, ranked: list[str]) -> list[str]:
+    """Swap Czech and Slovak when spelling says the detector put the wrong one first."""
+    if "cs" not in ranked or "sk" not in ranked:
+        return ranked
+    lowered = clean.lower()
+    words = set(lowered.split())
+    czech = bool(words & CZECH_WORDS or CZECH_LETTERS.intersection(lowered))
+    slovak = bool(
+        words & SLOVAK_WORDS
+        or SLOVAK_LETTERS.intersection(lowered)
+        or any("ú" in word[1:] for word in words)
+    )
+    behind, ahead = ("sk", "cs") if czech and not slovak else ("cs", "sk")
+    if czech == slovak or ranked.index(ahead) < ranked.index(behind):
+        return ranked
+    swapped = list(ranked)
+    swapped[ranked.index(ahead)], swapped[ranked.index(behind)] = behind, ahead
+    return swapped
 
 
 def _to_back(ranked: list[str], code: str) -> list[str]:
@@ -357,6 +404,9 @@ def _lingua_scores(clean: str, candidates: list[str], *, low_accuracy: bool) -> 
 
 def _langdetect_factory(codes: frozenset[str]) -> DetectorFactory:
     """Return the private, seeded langdetect factory holding only ``codes``' profiles."""
+    factory = _langdetect_factories.get(codes)
+    if factory is not None:
+        return factory
     with _lock:
         factory = _langdetect_factories.get(codes)
         if factory is None:
@@ -386,6 +436,9 @@ def _build_langdetect_factory(codes: frozenset[str]) -> DetectorFactory:
 def _lingua_detector(codes: frozenset[str], *, low_accuracy: bool) -> LanguageDetector:
     """Return the lingua detector for ``codes``, building it on first use."""
     key = (codes, low_accuracy)
+    detector = _lingua_detectors.get(key)
+    if detector is not None:
+        return detector
     with _lock:
         detector = _lingua_detectors.get(key)
         if detector is None:

@@ -12,15 +12,17 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy.orm import Session
 
 from intake import cases, conversations
 from intake.areas import DERBY_AREAS, detect_area
+from intake.detect import suggest_languages
 from intake.flow import (
     FIRST_STEP,
     REVIEW_STEP,
@@ -31,6 +33,7 @@ from intake.flow import (
 )
 from intake.i18n import N_, gettext, ngettext
 from intake.languages import DEFAULT_LANGUAGE, LANGUAGES, get_language, is_shipped
+from intake.languages import codes as language_codes
 from intake.models import Conversation
 from intake.whenparse import parse_when
 
@@ -40,6 +43,8 @@ MAX_ANSWER_CHARS = 100_000
 #: (shorter ones, like "hi" or "I'm back", just resume).
 RESUME_ANSWER_WORDS = 4
 FREE_TEXT_KINDS = frozenset({AnswerType.TEXT, AnswerType.TIME, AnswerType.PLACE})
+#: Free-text questions whose answers are prose, and so tell the reporter's language.
+PROSE_STEPS = frozenset({"description", "outcome", "when"})
 #: Commands that, on a free-text question, only count when sent as /command.
 SLASH_ONLY_ON_FREE_TEXT = frozenset({"stop"})
 
@@ -70,6 +75,14 @@ EMERGENCY_WORDS = N_(
     "in danger|danger now|being attacked|attacking me|attacked now|999|emergency|"
     "going to kill|kill me|hurting me|outside my door|breaking in|trying to get in"
 )
+#: Said at once when a reporter is in danger now.
+URGENT_ADVICE = N_(
+    "If you are in danger now, call 999 and ask for the police. If you can't talk, "
+    "call 999 from a mobile and press 55 when asked. Your report is marked urgent. "
+    "When you are safe, carry on."
+)
+#: The language menu's value for a language the service does not ship.
+OTHER_LANGUAGE = "other"
 #: Words that, just before an emergency phrase, negate it ("I'm not in danger").
 NEGATION_WORDS = N_("not|no longer|never|isn't|aren't|wasn't|am not|i'm not")
 
@@ -77,7 +90,8 @@ NEGATION_WORDS = N_("not|no longer|never|isn't|aren't|wasn't|am not|i'm not")
 _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff\ud800-\udfff]"
 )
-_LIST_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\band\b)\s*", flags=re.IGNORECASE)
+_LIST_SEPARATORS = re.compile(r"\s*(?:,|;|/|&|\+|\u060c|\u061b|\band\b)\s*",
+                              flags=re.IGNORECASE)
 _SPACES = re.compile(r"\s+")
 
 
@@ -170,15 +184,19 @@ def clean_text(text: str) -> str:
 def _key(text: str) -> str:
     """A matching key: case-folded, inner whitespace collapsed, edge punctuation dropped."""
     folded = " ".join(text.casefold().split())
-    return folded.strip(" .!?,;:'\"\u2019")
+    # Any script's decimal digits count ("۱ ۳" is "1 3"); Arabic, Urdu and Gurmukhi
+    # punctuation is stripped like the Latin.
+    folded = "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char
+                     for char in folded)
+    return folded.strip(" .!?,;:'\"\u2019\u060c\u061b\u061f\u06d4\u0964")
 
 
 @lru_cache(maxsize=512)
 def _vocabulary(locale: str, msgid: str) -> frozenset[str]:
-    """The matching keys of a "|"-separated word list, in English and in ``locale``."""
-    words = set(msgid.split("|"))
-    if locale != DEFAULT_LANGUAGE:
-        words |= set(gettext(locale, msgid).split("|"))
+    """The matching keys of a "|"-separated word list in ``locale``."""
+    # Each translation lists the English words that also work in its language: English
+    # words are not added blindly ("no" means "yeah" in Polish, Czech and Slovak).
+    words = set((msgid if locale == DEFAULT_LANGUAGE else gettext(locale, msgid)).split("|"))
     return frozenset(key for key in (_key(word) for word in words) if key)
 
 
@@ -277,10 +295,7 @@ class Engine:
         )
         conversations.insert_new(session, conversation)
         result = TurnResult()
-        result.replies.append(Reply(self._t(conversation, N_(
-            "Hello. You can report hate crime or a hate incident here, safely. You can "
-            "stay anonymous. Send help at any time."
-        ))))
+        result.replies.append(self._greeting(conversation))
         first = clean_text(first_text or "")
         if first and self._command(conversation.locale, first) is None and self.is_emergency(
             conversation.locale, first
@@ -290,7 +305,15 @@ class Engine:
             result.urgent_raised = turn.urgent_raised
         else:
             result.replies.append(self._ask(conversation))
+        if first and self._command(conversation.locale, first) is None:
+            self._offer_language(conversation, first, result)
         return conversation, result
+
+    def _greeting(self, conversation: Conversation) -> Reply:
+        return Reply(self._t(conversation, N_(
+            "Hello. You can report hate crime or a hate incident here, safely. You can "
+            "stay anonymous. Send help at any time."
+        )))
 
     def load(self, session: Session, conversation_id: str, now: datetime) -> Conversation | None:
         """Fetch a live conversation; an expired one is deleted and reported as absent."""
@@ -338,7 +361,22 @@ class Engine:
     def handle(
         self, session: Session, conversation: Conversation, text: str, now: datetime
     ) -> TurnResult:
-        """Advance ``conversation`` by one inbound message and return the replies."""
+        """Advance ``conversation`` by one inbound message and return the replies.
+
+        The first message written in words (not a button, number or command) also
+        suggests a language: if it is not the conversation's, the reporter is asked, in
+        that language, whether to carry on in it. Nothing changes language unasked.
+        """
+        text = clean_text(text)
+        free = conversation.mode is None and self._is_free_text(conversation, text)
+        result = self._turn(session, conversation, text, now)
+        if free:
+            self._offer_language(conversation, text, result)
+        return result
+
+    def _turn(
+        self, session: Session, conversation: Conversation, text: str, now: datetime
+    ) -> TurnResult:
         text = clean_text(text)
         result = TurnResult()
         conversation.updated_at = now
@@ -373,6 +411,10 @@ class Engine:
 
         if conversation.mode == "language":
             return self._answer_language_menu(conversation, text, result)
+        if conversation.mode == "confirm_language":
+            return self._answer_language_confirmation(conversation, text, result)
+        if conversation.mode in ("interpreter_lang", "interpreter_call"):
+            return self._answer_interpreter(conversation, text, result)
         if conversation.mode == "edit":
             return self._answer_edit_menu(conversation, text, result)
 
@@ -497,21 +539,133 @@ class Engine:
 
     def _answer_language_menu(self, conversation: Conversation, text: str, result: TurnResult
                               ) -> TurnResult:
-        choices = self._language_choices()
+        choices = self._language_menu_choices(conversation)
         picked = self._match_choice(choices, text)
         if picked is None:
             result.replies.append(Reply(self._t(conversation, N_(
                 "Please choose a language from the list."
             ))))
+        elif picked.value == OTHER_LANGUAGE:
+            conversation.mode = "interpreter_lang"
         else:
-            conversation.locale = picked.value
-            conversation.mode = None
-            language = get_language(picked.value)
-            result.replies.append(Reply(self._t(conversation, N_(
-                "OK, we will continue in %(language)s."
-            ), language=language.native_name)))
+            self._switch_language(conversation, picked.value, result)
         result.replies.append(self._ask(conversation))
         return result
+
+    def _switch_language(self, conversation: Conversation, code: str, result: TurnResult
+                         ) -> None:
+        """Carry on in ``code``, as the reporter chose."""
+        conversation.locale = code
+        conversation.mode = None
+        answers = dict(conversation.answers or {})
+        answers["_language_checked"] = True
+        answers.pop("_suggested_language", None)
+        fresh = not self._has_answers(conversation)
+        conversation.answers = answers
+        if fresh:
+            result.replies.append(self._greeting(conversation))
+        else:
+            result.replies.append(Reply(self._t(conversation, N_(
+                "OK, we will continue in %(language)s."
+            ), language=get_language(code).native_name)))
+
+    def _answer_language_confirmation(self, conversation: Conversation, text: str,
+                                      result: TurnResult) -> TurnResult:
+        answers = conversation.answers or {}
+        suggested = str(answers.get("_suggested_language") or conversation.locale)
+        picked = self._match_choice(self._confirm_language_choices(conversation), text)
+        key = _key(text)
+        if picked is None and (key in _vocabulary(suggested, YES_WORDS)):
+            picked = ReplyChoice("", "yes")
+        elif picked is None and (key in _vocabulary(suggested, NO_WORDS)
+                                 or key in _vocabulary(conversation.locale, NO_WORDS)):
+            picked = ReplyChoice("", "keep")
+        if picked is None:
+            result.replies.append(self._ask(conversation))
+            return result
+        if picked.value == "yes":
+            self._switch_language(conversation, suggested, result)
+        elif picked.value == "menu":
+            conversation.mode = "language"
+        else:
+            conversation.mode = None
+            conversation.answers = {**answers, "_language_checked": True}
+        result.replies.append(self._ask(conversation))
+        return result
+
+    def _answer_interpreter(self, conversation: Conversation, text: str, result: TurnResult
+                            ) -> TurnResult:
+        """Another language: its name, then a number or time to call with an interpreter."""
+        answers = dict(conversation.answers or {})
+        interpreter = dict(answers.get("_interpreter") or {})
+        skipped = _key(text) == SKIP or _key(text) in _vocabulary(conversation.locale,
+                                                                     SKIP_WORDS)
+        if not text or (skipped and conversation.mode == "interpreter_lang"):
+            result.replies.append(self._ask(conversation))
+            return result
+        if conversation.mode == "interpreter_lang":
+            interpreter["language"] = text[:200]
+            conversation.mode = "interpreter_call"
+        else:
+            interpreter["contact"] = None if skipped else text[:500]
+            conversation.mode = None
+            answers["_language_checked"] = True
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Thank you. Your report will be marked for a call with an interpreter. "
+                "Let's carry on here for now: short answers are fine."
+            ))))
+        answers["_interpreter"] = interpreter
+        conversation.answers = answers
+        result.replies.append(self._ask(conversation))
+        return result
+
+    def _is_free_text(self, conversation: Conversation, text: str) -> bool:
+        """Words the reporter wrote, as opposed to a button, a number or a command."""
+        if not any(char.isalpha() for char in text) or self._command(
+            conversation.locale, text
+        ) is not None:
+            return False
+        key = _key(text)
+        if any(key in _vocabulary(conversation.locale, words)
+               for words in (SKIP_WORDS, DONE_WORDS, YES_WORDS, NO_WORDS)):
+            return False
+        step = STEPS_BY_ID[conversation.step]
+        if step.kind in FREE_TEXT_KINDS:
+            # Names, addresses and numbers say nothing about a language; prose does.
+            return step.id in PROSE_STEPS
+        choices = self._step_choices(conversation, step) if step.kind is not AnswerType.REVIEW \
+            else self._review_choices(conversation)
+        return self._match_choice(choices, text) is None and not self._split_picks(
+            choices, text)
+
+    def _offer_language(self, conversation: Conversation, text: str, result: TurnResult
+                        ) -> None:
+        """After the first words a reporter writes: offer their language if it isn't this."""
+        answers = dict(conversation.answers or {})
+        if answers.get("_language_checked") or conversation.status != "active" or (
+            conversation.mode is not None
+        ):
+            return
+        if len(text.split()) < 2 and all(
+            "LATIN" in unicodedata.name(char, "") for char in text if char.isalpha()
+        ):
+            return  # one Latin-script word ("skip", "ok", a name) says too little
+        suggestions = suggest_languages(text, language_codes())
+        if not suggestions:
+            return  # too little to go on: wait for the next words
+        answers["_language_checked"] = True
+        if suggestions[0] == conversation.locale:
+            conversation.answers = answers
+            return
+        answers["_suggested_language"] = suggestions[0]
+        conversation.answers = answers
+        conversation.mode = "confirm_language"
+        # The turn's words were in the wrong language: say it again in the one offered.
+        urgent = result.urgent_raised
+        result.replies.clear()
+        if urgent:
+            result.replies.append(Reply(gettext(suggestions[0], URGENT_ADVICE)))
+        result.replies.append(self._ask(conversation))
 
     def _answer_edit_menu(self, conversation: Conversation, text: str, result: TurnResult
                           ) -> TurnResult:
@@ -556,6 +710,7 @@ class Engine:
                 result: TurnResult) -> TurnResult:
         answers = self._answers_on_path(conversation)
         answers["_danger"] = bool((conversation.answers or {}).get("_danger"))
+        answers["_interpreter"] = (conversation.answers or {}).get("_interpreter")
         case, code = cases.create_case(
             session,
             answers=answers,
@@ -793,11 +948,7 @@ class Engine:
     def _raise_urgency(self, conversation: Conversation, result: TurnResult) -> None:
         conversation.urgent = True
         result.urgent_raised = True
-        result.replies.append(Reply(self._t(conversation, N_(
-            "If you are in danger now, call 999 and ask for the police. If you can't talk, "
-            "call 999 from a mobile and press 55 when asked. Your report is marked urgent. "
-            "When you are safe, carry on."
-        ))))
+        result.replies.append(Reply(self._t(conversation, URGENT_ADVICE)))
 
     # -- rendering questions --------------------------------------------------------------
 
@@ -806,6 +957,20 @@ class Engine:
 
     def _language_choices(self) -> list[ReplyChoice]:
         return [ReplyChoice(language.native_name, language.code) for language in LANGUAGES]
+
+    def _language_menu_choices(self, conversation: Conversation) -> list[ReplyChoice]:
+        """Every shipped language in its own name, then any other (with an interpreter)."""
+        return [*self._language_choices(),
+                ReplyChoice(self._t(conversation, N_("Another language")), OTHER_LANGUAGE)]
+
+    def _confirm_language_choices(self, conversation: Conversation) -> list[ReplyChoice]:
+        suggested = str((conversation.answers or {}).get("_suggested_language")
+                        or conversation.locale)
+        return [
+            ReplyChoice(gettext(suggested, N_("Yes")), "yes"),
+            ReplyChoice(get_language(conversation.locale).native_name, "keep"),
+            ReplyChoice(gettext(suggested, N_("Other languages")), "menu"),
+        ]
 
     def _step_choices(self, conversation: Conversation, step: Step) -> list[ReplyChoice]:
         if step.id == "area":
@@ -854,7 +1019,22 @@ class Engine:
         """The reply that asks whatever the conversation is waiting on."""
         if conversation.mode == "language":
             return Reply(self._t(conversation, N_("Choose your language.")),
-                         tuple(self._language_choices()))
+                         tuple(self._language_menu_choices(conversation)))
+        if conversation.mode == "confirm_language":
+            suggested = str((conversation.answers or {}).get("_suggested_language")
+                            or conversation.locale)
+            return Reply(gettext(suggested, N_("Would you like to continue in %(language)s?"),
+                                 language=get_language(suggested).native_name),
+                         tuple(self._confirm_language_choices(conversation)))
+        if conversation.mode == "interpreter_lang":
+            return Reply(self._t(conversation, N_(
+                "We can arrange an interpreter. Which language do you speak? Write its name."
+            )))
+        if conversation.mode == "interpreter_call":
+            return Reply(self._t(conversation, N_(
+                "What phone number, or what time, can we call you on with an interpreter? "
+                "Or send 'skip'."
+            )))
         if conversation.mode == "confirm_restart":
             return Reply(self._t(conversation, N_(
                 "Start again? Everything you have written so far will be deleted."
@@ -898,7 +1078,13 @@ class Engine:
         if step.kind is AnswerType.MULTI and isinstance(value, list):
             return self._labels(conversation, step, value)
         if isinstance(value, dict):
-            return str(value.get("text", ""))
+            words = str(value.get("text", ""))
+            if step.kind is AnswerType.TIME and value.get("date"):
+                # The reporter's own words, and the date understood, in their locale.
+                shown = format_date(date.fromisoformat(str(value["date"])), format="full",
+                                    locale=conversation.locale)
+                return f"{words} ({shown})"
+            return words
         if step.id == "area" and value == "not_sure":
             return self._t(conversation, N_("Not sure"))
         for choice in step.choices:

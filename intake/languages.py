@@ -16,7 +16,24 @@ class Language:
 
 
 #: Adding a language is adding its catalog under translations/ and one entry here.
-LANGUAGES: tuple[Language, ...] = (Language("en", "English", "English"),)
+#: English first, then the main languages of Derby's residents.
+LANGUAGES: tuple[Language, ...] = (
+    Language("en", "English", "English"),
+    Language("pl", "Polish", "Polski"),
+    Language("pa", "Punjabi", "ਪੰਜਾਬੀ"),
+    Language("ur", "Urdu", "اردو", "rtl"),
+    Language("sk", "Slovak", "Slovenčina"),
+    Language("ro", "Romanian", "Română"),
+    Language("cs", "Czech", "Čeština"),
+    Language("ar", "Arabic", "العربية", "rtl"),
+    Language("ckb", "Kurdish (Sorani)", "کوردی (سۆرانی)", "rtl"),
+    Language("fa", "Persian", "فارسی", "rtl"),
+    Language("hu", "Hungarian", "Magyar"),
+    Language("lt", "Lithuanian", "Lietuvių"),
+    Language("lv", "Latvian", "Latviešu"),
+    Language("pt", "Portuguese", "Português"),
+    Language("ti", "Tigrinya", "ትግርኛ"),
+)
 
 DEFAULT_LANGUAGE = "en"
 
@@ -31,3 +48,15 @@ def get_language(code: str | None) -> Language:
 def is_shipped(code: str) -> bool:
     """Say whether ``code`` names a shipped language."""
     return code in _BY_CODE
+
+
+def codes() -> list[str]:
+    """The codes of every shipped language, English first."""
+    return [language.code for language in LANGUAGES]
+
+
+def as_json() -> list[dict[str, str]]:
+    """The list in machine-readable form (``hatereport languages --json``, the web chat)."""
+    return [{"code": language.code, "english_name": language.english_name,
+             "native_name": language.native_name, "direction": language.direction}
+            for language in LANGUAGES]

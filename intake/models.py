@@ -114,6 +114,10 @@ class Case(Base):
     #: The reporter's channel address (phone number, chat id), kept, encrypted, only when a
     #: named reporter asked to be contacted "here, in this chat".
     channel_address: Mapped[str | None] = mapped_column(EncryptedText)
+    #: A language the service does not ship, as the reporter named it, and a number or
+    #: time to call them with an interpreter (§4.14).
+    interpreter_language: Mapped[str | None] = mapped_column(EncryptedText)
+    interpreter_contact: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class InboundMessage(Base):

@@ -44,9 +44,9 @@ def _http_error(error: HTTPException) -> Any:
 
 @bp.get("/")
 def page() -> str:
-    """The web chat page."""
-    locale = "en"
-    language = get_language(locale)
+    """The web chat page, in the language ``?lang=`` names (a shipped one; else English)."""
+    language = get_language(request.args.get("lang"))
+    locale = language.code
     return render_template(
         "chat/index.html",
         _=partial(gettext, locale),
@@ -67,11 +67,17 @@ def _json_object(required: bool) -> dict[str, Any]:
     return body
 
 
+def _language_json(code: str) -> dict[str, str]:
+    language = get_language(code)
+    return {"code": language.code, "direction": language.direction}
+
+
 def _turn_json(turn: Turn) -> dict[str, Any]:
     return {
         "messages": adapter.render(turn.result),
         "done": turn.result.done,
         "reference": turn.result.reference,
+        "language": _language_json(turn.result.locale),
     }
 
 
@@ -89,7 +95,8 @@ def start() -> tuple[Any, int]:
     if language is not None and not isinstance(language, str):
         raise ApiError(400, "'language' must be a string")
     turn = services().intake.start(adapter.name, locale=language)
-    return jsonify(conversation=turn.conversation_id, messages=adapter.render(turn.result)), 201
+    return jsonify(conversation=turn.conversation_id, messages=adapter.render(turn.result),
+                   language=_language_json(turn.result.locale)), 201
 
 
 @bp.post("/api/chat/<conversation_id>")

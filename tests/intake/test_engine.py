@@ -16,6 +16,7 @@ from intake.flow import (
     Step,
     check_flow,
 )
+from intake.languages import codes
 from intake.models import Case, Conversation
 from intake.service import ConversationNotFound, IntakeService
 
@@ -365,7 +366,7 @@ def test_stop_pauses_and_the_next_message_resumes(service):
 def test_language_command_offers_the_menu_at_any_step(service):
     conversation_id = drive(service, NAMED, until="when")
     turn = service.send(conversation_id, "/language")
-    assert [c.value for c in turn.result.replies[-1].choices] == ["en"]
+    assert [c.value for c in turn.result.replies[-1].choices] == [*codes(), "other"]
     service.send(conversation_id, "purple")
     turn = service.send(conversation_id, "English")
     assert "continue in English" in turn.result.replies[0].text

@@ -17,7 +17,7 @@ def start(client):
 
 def test_start_gives_an_unguessable_id_and_the_first_question(client):
     body = start(client)
-    assert set(body) == {"conversation", "messages"}
+    assert set(body) == {"conversation", "messages", "language"}
     assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", body["conversation"])  # 24 bytes = 192 bits
     assert body["conversation"] != start(client)["conversation"]
     last = body["messages"][-1]
@@ -36,7 +36,8 @@ def test_sending_a_choice_value_chooses_it(client):
     response = client.post(f"/api/chat/{conversation}", json={"text": "no"})
     assert response.status_code == 200
     body = response.get_json()
-    assert set(body) == {"messages", "done", "reference"}
+    assert set(body) == {"messages", "done", "reference", "language"}
+    assert body["language"] == {"code": "en", "direction": "ltr"}
     assert body["done"] is False and body["reference"] is None
     assert body["messages"][-1]["text"] == "Who are you reporting as?"
     assert {"label": "I saw it happen", "value": "witness"} in body["messages"][-1]["choices"]

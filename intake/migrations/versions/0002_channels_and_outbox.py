@@ -1,4 +1,5 @@
-"""channels: processed inbound messages, the outbox, opt-outs, case channel identity
+"""channels: processed inbound messages, the outbox, opt-outs, case channel identity,
+interpreter requests
 
 Revision ID: 0002
 Revises: 0001
@@ -65,12 +66,16 @@ def upgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("channel_identity_hash", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("channel_address", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("interpreter_language", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("interpreter_contact", sa.Text(), nullable=True))
         batch.create_index("ix_cases_channel_identity_hash", ["channel_identity_hash"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.drop_index("ix_cases_channel_identity_hash")
+        batch.drop_column("interpreter_contact")
+        batch.drop_column("interpreter_language")
         batch.drop_column("channel_address")
         batch.drop_column("channel_identity_hash")
     op.drop_table("opt_outs")
