@@ -33,6 +33,12 @@ GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
 
 #: Twilio refuses a body over 1,600 characters; we never send one.
 MAX_BODY_CHARS = 1600
+#: The most segments one message of the service may cost, in any shipped language (a
+#: question with its numbered choices, or any one reply). UCS-2 languages get 67
+#: characters a segment, so this is about 400 characters there; English stays far below.
+SEGMENT_BUDGET = 6
+#: The same for English, which is written to fit GSM-7.
+ENGLISH_SEGMENT_BUDGET = 2
 
 #: Typographic characters that force UCS-2 for no reason, and their GSM-7 stand-ins.
 _PLAIN = str.maketrans({

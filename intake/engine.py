@@ -246,11 +246,21 @@ class Engine:
         return None
 
     def _danger_phrases(self, locale: str, text: str) -> list[bool]:
-        """For each phrase meaning danger now in ``text``: whether it is negated."""
+        """For each phrase meaning danger now in ``text``: whether it is negated.
+
+        Danger is looked for in every shipped language, not only the conversation's: a
+        reporter may write in their own language before choosing it. A phrase is negated
+        by the negation words of the language it is written in.
+        """
         folded = " ".join(text.casefold().replace("\u2019", "'").split())
-        negation = _negation_pattern(locale)
-        return [bool(negation.search(folded[:match.start()]))
-                for match in _emergency_pattern(locale).finditer(folded)]
+        found: list[bool] = []
+        for code in (locale, *(other for other in language_codes() if other != locale)):
+            negation = _negation_pattern(code)
+            found.extend(bool(negation.search(folded[:match.start()]))
+                         for match in _emergency_pattern(code).finditer(folded))
+            if found and code == locale:
+                break  # the conversation's own language decides when it has a phrase
+        return found
 
     def is_emergency(self, locale: str, text: str) -> bool:
         """Say whether ``text`` has a phrase meaning danger now that is not negated."""
@@ -285,7 +295,9 @@ class Engine:
             step=FIRST_STEP,
             status="active",
             mode=None,
-            answers={},
+            # A language chosen up front (a web page in that language) is not second-guessed.
+            answers={"_language_checked": True} if locale and locale != DEFAULT_LANGUAGE
+            and is_shipped(locale) else {},
             history=[],
             urgent=False,
             last_message_id=None,
@@ -300,8 +312,11 @@ class Engine:
         if first and self._command(conversation.locale, first) is None and self.is_emergency(
             conversation.locale, first
         ):
+            # Danger first: the advice, then (unless a language is being offered, which
+            # comes in that language) the greeting, then the next question.
             turn = self.handle(session, conversation, first, now)
-            result.replies.extend(turn.replies)
+            greeting = [] if conversation.mode == "confirm_language" else result.replies
+            result.replies = [*turn.replies[:1], *greeting, *turn.replies[1:]]
             result.urgent_raised = turn.urgent_raised
         else:
             result.replies.append(self._ask(conversation))
@@ -560,6 +575,7 @@ class Engine:
         answers = dict(conversation.answers or {})
         answers["_language_checked"] = True
         answers.pop("_suggested_language", None)
+        answers.pop("_also_suggested", None)
         fresh = not self._has_answers(conversation)
         conversation.answers = answers
         if fresh:
@@ -585,6 +601,8 @@ class Engine:
             return result
         if picked.value == "yes":
             self._switch_language(conversation, suggested, result)
+        elif picked.value.startswith("lang:"):
+            self._switch_language(conversation, picked.value[len("lang:"):], result)
         elif picked.value == "menu":
             conversation.mode = "language"
         else:
@@ -658,6 +676,9 @@ class Engine:
             conversation.answers = answers
             return
         answers["_suggested_language"] = suggestions[0]
+        # The runner-up too, when it is close kin (Czech and Slovak share many words).
+        runner_up = [code for code in suggestions[1:2] if code != conversation.locale]
+        answers["_also_suggested"] = runner_up[0] if runner_up else None
         conversation.answers = answers
         conversation.mode = "confirm_language"
         # The turn's words were in the wrong language: say it again in the one offered.
@@ -966,8 +987,11 @@ class Engine:
     def _confirm_language_choices(self, conversation: Conversation) -> list[ReplyChoice]:
         suggested = str((conversation.answers or {}).get("_suggested_language")
                         or conversation.locale)
+        also = (conversation.answers or {}).get("_also_suggested")
         return [
             ReplyChoice(gettext(suggested, N_("Yes")), "yes"),
+            *([ReplyChoice(get_language(str(also)).native_name, f"lang:{also}")]
+              if also and is_shipped(str(also)) else []),
             ReplyChoice(get_language(conversation.locale).native_name, "keep"),
             ReplyChoice(gettext(suggested, N_("Other languages")), "menu"),
         ]

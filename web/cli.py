@@ -18,6 +18,7 @@ from bot.terminal import TerminalAdapter
 from intake.cases import case_to_dict, get_case, list_cases
 from intake.db import transaction
 from intake.languages import LANGUAGES
+from intake.detect import warm_up as detect_warm_up
 from intake.whenparse import warm_up
 from web import create_app
 from web.config import default_server_threads
@@ -77,6 +78,7 @@ def serve(host: str, port: int, threads: int | None) -> None:
     if threads is None:
         threads = default_server_threads(app.config["DATABASE_URL"])
     warm_up([language.code for language in LANGUAGES])
+    detect_warm_up([language.code for language in LANGUAGES])
     stop = threading.Event()
     worker = threading.Thread(target=_expiry_loop, args=(app, stop), name="expiry", daemon=True)
     worker.start()
