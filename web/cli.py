@@ -17,8 +17,8 @@ from bot.telegram import make_bot
 from bot.terminal import TerminalAdapter
 from intake.cases import case_to_dict, get_case, list_cases
 from intake.db import transaction
-from intake.languages import LANGUAGES
 from intake.detect import warm_up as detect_warm_up
+from intake.languages import LANGUAGES
 from intake.whenparse import warm_up
 from web import create_app
 from web.config import default_server_threads
