@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask
+from sqlalchemy import func, select
 from telegram import Bot
 
 from bot.telegram import make_bot
@@ -19,6 +20,8 @@ from intake.cases import case_to_dict, get_case, list_cases
 from intake.db import transaction
 from intake.detect import warm_up as detect_warm_up
 from intake.languages import LANGUAGES
+from intake.languages import as_json as languages_json
+from intake.models import OutboxMessage
 from intake.whenparse import warm_up
 from web import create_app
 from web.config import default_server_threads
@@ -140,11 +143,58 @@ def cases_show(reference: str, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for key, value in data.items():
-        if isinstance(value, dict):
+        if key == "interpreter":
+            # Flagged for the officer (§4.14): the language to book an interpreter in.
+            value = value["language"] if value else None
+        elif isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items() if v not in (None, ""))
         elif isinstance(value, list):
             value = ", ".join(value) or "-"
         click.echo(f"{key.replace('_', ' '):>22}: {value if value not in (None, '') else '-'}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def languages(as_json: bool) -> None:
+    """The shipped languages: code, English name, own name, text direction."""
+    listed = languages_json()
+    if as_json:
+        click.echo(json.dumps(listed, ensure_ascii=False, indent=2))
+        return
+    for entry in listed:
+        click.echo(f"{entry['code']:<4} {entry['direction']}  {entry['english_name']:<17} "
+                   f"{entry['native_name']}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--deliver", is_flag=True, help="Deliver what is due now, then report.")
+def outbox(as_json: bool, deliver: bool) -> None:
+    """Outbound messages by state: pending, held (opted out), sent, dead (gave up)."""
+    app = _app()
+    the = services(app)
+    if deliver:
+        while the.outbox.deliver_due().sent:
+            pass
+    with the.sessions() as session:
+        counts: dict[str, int] = {
+            str(status): int(count) for status, count in session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        }
+        dead = [{"id": row.id, "channel": row.channel, "purpose": row.purpose,
+                 "attempts": row.attempts, "last_error": row.last_error,
+                 "created_at": row.created_at.isoformat(timespec="seconds") + "Z"}
+                for row in session.scalars(select(OutboxMessage).where(
+                    OutboxMessage.status == "dead").order_by(OutboxMessage.id))]
+    report = {"counts": counts, "dead": dead}
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for state in ("pending", "sending", "held", "sent", "dead"):
+        click.echo(f"{state:>8}: {counts.get(state, 0)}")
+    for row in dead:
+        click.echo(f"dead #{row['id']} {row['channel']} {row['purpose']} after "
+                   f"{row['attempts']} attempts: {row['last_error']}")
 
 
 @main.group()

@@ -92,3 +92,48 @@ def test_cases_show_unknown_reference_fails_clearly(env):
 def test_serve_help_names_host_and_port():
     result = run("serve", "--help")
     assert "--host" in result.output and "--port" in result.output
+
+
+def test_languages_lists_every_shipped_language(env):
+    from intake.languages import as_json
+
+    result = run("languages", "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.output) == as_json()
+    text = run("languages").output
+    assert "ar   rtl  Arabic" in text and "ትግርኛ" in text
+
+
+def test_outbox_reports_states_and_dead_letters_without_personal_data(env):
+    from datetime import datetime
+
+    from intake.db import transaction
+    from intake.outbox import enqueue
+    from web import create_app
+    from web.extensions import services
+
+    app = create_app()
+    with transaction(services(app).sessions) as session:
+        message = enqueue(session, "telegram", "987654321", {"text": "secret words"}, "reply",
+                          datetime(2026, 1, 1))
+        message.status = "dead"
+        message.attempts = 20
+        message.last_error = "telegram NetworkError"
+        enqueue(session, "sms", "+447700900123", {"text": "more words"}, "reply",
+                datetime(2026, 1, 1))
+    result = run("outbox", "--json")
+    report = json.loads(result.output)
+    assert report["counts"] == {"dead": 1, "pending": 1}
+    assert report["dead"][0]["last_error"] == "telegram NetworkError"
+    for secret in ("987654321", "secret words", "+447700900123"):
+        assert secret not in result.output
+    assert "dead #1 telegram reply after 20 attempts" in run("outbox").output
+
+
+def test_cases_show_flags_the_interpreter_language(env):
+    answers = list(TERMINAL_ANSWERS)
+    result = run("chat", input="\n".join(["/language", "pl", *answers[:]]) + "\n")
+    match = re.search(r"(HR-[A-Z0-9]{4}-[A-Z0-9]{4})", result.output)
+    assert match, result.output[-1500:]
+    shown = run("cases", "show", match.group(1)).output
+    assert re.search(r"interpreter: Polish", shown), shown
