@@ -153,8 +153,9 @@ def retry_seconds(retry_after: Any) -> float:
 
 
 class TelegramSender:
-    """Sends outbox payloads through ``Bot`` on an event loop of its own, so any thread
-    (the outbox worker, a test) can call :meth:`send`."""
+    """Sends outbox payloads through ``Bot`` on an event loop of its own, running in its
+    own thread, so any thread can call :meth:`send` (the outbox worker, a command, or one
+    that already runs an event loop)."""
 
     channel = "telegram"
     #: Telegram: about one message a second to one chat, thirty a second overall.
@@ -164,14 +165,27 @@ class TelegramSender:
     def __init__(self, token: str, api_base_url: str | None = None,
                  timeout: float = 10.0) -> None:
         self.bot = make_bot(token, api_base_url, timeout)
-        self._loop = asyncio.new_event_loop()
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._ready = False
 
-    def run(self, coroutine: Any) -> Any:
-        """Run one Bot API coroutine to completion on the sender's loop."""
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            return self._loop.run_until_complete(coroutine)
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="telegram-bot",
+                                 daemon=True).start()
+            return self._loop
+
+    def run(self, coroutine: Any) -> Any:
+        """Run one Bot API coroutine to completion on the sender's loop and thread."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+        try:
+            return future.result(timeout=self.timeout * 3 + 5)
+        except TimeoutError:
+            future.cancel()
+            raise RetryLater("telegram: no answer in time") from None
 
     async def _send(self, recipient: str, payload: dict[str, Any]) -> str | None:
         if not self._ready:
@@ -210,4 +224,7 @@ class TelegramSender:
         if self._ready:
             self.run(self.bot.shutdown())
             self._ready = False
-        self._loop.close()
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from bot.base import ChannelAdapter
-from intake.engine import TurnResult
+from intake.engine import ReplyChoice, TurnResult
 from intake.i18n import N_, gettext
+from intake.languages import get_language
 
 
 class WebChatAdapter(ChannelAdapter):
@@ -20,8 +21,21 @@ class WebChatAdapter(ChannelAdapter):
         return [
             {
                 "text": f"{reply.text} {hint}" if reply.multiple and reply.choices else reply.text,
-                "choices": [{"label": choice.label, "value": choice.value}
-                            for choice in reply.choices],
+                "choices": [_choice(choice) for choice in reply.choices],
+                "language": _language(reply.locale or result.locale),
             }
             for reply in result.replies
         ]
+
+
+def _language(code: str) -> dict[str, str]:
+    language = get_language(code)
+    return {"code": language.code, "direction": language.direction}
+
+
+def _choice(choice: ReplyChoice) -> dict[str, Any]:
+    """A choice; a language's own name carries that language, for screen readers."""
+    rendered: dict[str, Any] = {"label": choice.label, "value": choice.value}
+    if choice.locale is not None:
+        rendered["language"] = _language(choice.locale)
+    return rendered

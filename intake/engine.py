@@ -101,6 +101,8 @@ class ReplyChoice:
 
     label: str
     value: str
+    #: The language the label is written in, when not the reply's (a language's own name).
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ class Reply:
     multiple: bool = False
     #: A shorter text a channel that pays per message (SMS) may send instead.
     brief: str | None = None
+    #: The language the text is in, when not the conversation's (an offer made in the
+    #: language the reporter seems to write).
+    locale: str | None = None
 
 
 @dataclass
@@ -132,8 +137,10 @@ class TurnResult:
         """A JSON-able copy, kept to answer a repeated message the same way."""
         return {
             "replies": [{"text": reply.text,
-                         "choices": [[choice.label, choice.value] for choice in reply.choices],
-                         "multiple": reply.multiple, "brief": reply.brief}
+                         "choices": [[choice.label, choice.value, choice.locale]
+                                     for choice in reply.choices],
+                         "multiple": reply.multiple, "brief": reply.brief,
+                         "locale": reply.locale}
                         for reply in self.replies],
             "done": self.done,
             "reference": self.reference,
@@ -146,9 +153,9 @@ class TurnResult:
     def from_json(cls, data: dict[str, Any]) -> TurnResult:
         """The inverse of :meth:`to_json`."""
         return cls(
-            replies=[Reply(reply["text"], tuple(ReplyChoice(label, value)
-                                                for label, value in reply["choices"]),
-                           bool(reply.get("multiple")), reply.get("brief"))
+            replies=[Reply(reply["text"], tuple(ReplyChoice(*choice[:3])
+                                                for choice in reply["choices"]),
+                           bool(reply.get("multiple")), reply.get("brief"), reply.get("locale"))
                      for reply in data["replies"]],
             done=bool(data["done"]),
             reference=data.get("reference"),
@@ -685,7 +692,8 @@ class Engine:
         urgent = result.urgent_raised
         result.replies.clear()
         if urgent:
-            result.replies.append(Reply(gettext(suggestions[0], URGENT_ADVICE)))
+            result.replies.append(Reply(gettext(suggestions[0], URGENT_ADVICE),
+                                        locale=suggestions[0]))
         result.replies.append(self._ask(conversation))
 
     def _answer_edit_menu(self, conversation: Conversation, text: str, result: TurnResult
@@ -977,7 +985,8 @@ class Engine:
         return gettext(conversation.locale, msgid, **params)
 
     def _language_choices(self) -> list[ReplyChoice]:
-        return [ReplyChoice(language.native_name, language.code) for language in LANGUAGES]
+        return [ReplyChoice(language.native_name, language.code, language.code)
+                for language in LANGUAGES]
 
     def _language_menu_choices(self, conversation: Conversation) -> list[ReplyChoice]:
         """Every shipped language in its own name, then any other (with an interpreter)."""
@@ -990,9 +999,10 @@ class Engine:
         also = (conversation.answers or {}).get("_also_suggested")
         return [
             ReplyChoice(gettext(suggested, N_("Yes")), "yes"),
-            *([ReplyChoice(get_language(str(also)).native_name, f"lang:{also}")]
+            *([ReplyChoice(get_language(str(also)).native_name, f"lang:{also}", str(also))]
               if also and is_shipped(str(also)) else []),
-            ReplyChoice(get_language(conversation.locale).native_name, "keep"),
+            ReplyChoice(get_language(conversation.locale).native_name, "keep",
+                        conversation.locale),
             ReplyChoice(gettext(suggested, N_("Other languages")), "menu"),
         ]
 
@@ -1049,7 +1059,8 @@ class Engine:
                             or conversation.locale)
             return Reply(gettext(suggested, N_("Would you like to continue in %(language)s?"),
                                  language=get_language(suggested).native_name),
-                         tuple(self._confirm_language_choices(conversation)))
+                         tuple(self._confirm_language_choices(conversation)),
+                         locale=suggested)
         if conversation.mode == "interpreter_lang":
             return Reply(self._t(conversation, N_(
                 "We can arrange an interpreter. Which language do you speak? Write its name."
@@ -1068,10 +1079,10 @@ class Engine:
                          tuple(self._edit_choices(conversation)))
         step = STEPS_BY_ID[conversation.step]
         if step.kind is AnswerType.REVIEW:
+            # The whole report is read back on every channel; the brief form (for SMS)
+            # leaves out the closing sentence, since the numbered choices follow.
             return Reply(self._summary(conversation), tuple(self._review_choices(conversation)),
-                         brief=self._t(conversation, N_(
-                             "Your report is ready. Send it now, or change an answer first?"
-                         )))
+                         brief=self._summary(conversation, closing=False))
         prompt = self._t(conversation, step.prompt)
         answers = conversation.answers or {}
         if answers.get("_editing") == step.id and step.id in answers:
@@ -1105,8 +1116,8 @@ class Engine:
             words = str(value.get("text", ""))
             if step.kind is AnswerType.TIME and value.get("date"):
                 # The reporter's own words, and the date understood, in their locale.
-                shown = format_date(date.fromisoformat(str(value["date"])), format="full",
-                                    locale=conversation.locale)
+                shown = format_date(date.fromisoformat(str(value["date"])), format="medium",
+                                    locale=_date_locale(conversation.locale))
                 return f"{words} ({shown})"
             return words
         if step.id == "area" and value == "not_sure":
@@ -1116,16 +1127,17 @@ class Engine:
                 return self._t(conversation, choice.label)
         return str(value)
 
-    def _summary(self, conversation: Conversation) -> str:
+    def _summary(self, conversation: Conversation, closing: bool = True) -> str:
         answers = conversation.answers or {}
         lines = [self._t(conversation, N_("Please check your report:"))]
         for step in self._path(answers):
             if step.editable and step.id in answers:
                 lines.append(f"{self._t(conversation, step.title)}: "
                              f"{self.display_answer(conversation, step, answers[step.id])}")
-        lines.append(self._t(conversation, N_(
-            "Choose Send report to send it, or Change an answer."
-        )))
+        if closing:
+            lines.append(self._t(conversation, N_(
+                "Choose Send report to send it, or Change an answer."
+            )))
         return "\n".join(lines)
 
     def _reference(self, conversation: Conversation) -> str | None:
@@ -1136,6 +1148,11 @@ class Engine:
         return Reply(self._t(conversation, N_(
             "Your report %(reference)s has been sent. Send 'restart' to make a new report."
         ), reference=self._reference(conversation) or ""))
+
+
+def _date_locale(code: str) -> str:
+    """The Babel locale for dates: British English for English (26 Nov 2026)."""
+    return "en_GB" if code == DEFAULT_LANGUAGE else code
 
 
 class _Pending:

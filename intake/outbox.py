@@ -276,7 +276,11 @@ class Outbox:
             self._finish(message, status="dead", error="nothing to send")
             report.dead += 1
             return
-        self._wait_turn(sender, message.recipient_hash)
+        # An acknowledgement (a Telegram callback answer) is not a message to the chat:
+        # it neither waits for nor delays the chat's messages.
+        paced = message.payload.get("paced", True) is not False
+        if paced:
+            self._wait_turn(sender, message.recipient_hash)
         attempts = message.attempts + 1
         try:
             provider_id = sender.send(message.recipient, message.payload)
@@ -303,7 +307,8 @@ class Outbox:
                              next_attempt_at=self.clock() + timedelta(seconds=delay))
                 report.retrying += 1
         else:
-            self._sent_now(sender.channel, message.recipient_hash)
+            if paced:
+                self._sent_now(sender.channel, message.recipient_hash)
             self._finish(message, status="sent", attempts=attempts, provider_id=provider_id)
             report.sent += 1
 

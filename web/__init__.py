@@ -53,8 +53,20 @@ def _secret(app: Flask, name: str, file_key: str) -> str:
     return crypto.load_or_create_key_file(Path(app.config[file_key]))
 
 
+#: Libraries that log request URLs (the Telegram bot token is in the path), parameters
+#: (chat ids, phone numbers) or message texts at INFO or DEBUG: kept at WARNING.
+CHATTY_LOGGERS = ("httpx", "httpcore", "telegram", "twilio", "urllib3")
+
+
+def quiet_provider_logs() -> None:
+    """Keep personal data and secrets that provider libraries log out of our logs."""
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: configuration, encryption key, migrated database, blueprints."""
+    quiet_provider_logs()
     app = HateReportFlask(__name__)
     app.config.from_object(DefaultConfig)
     if test_config is None:

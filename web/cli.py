@@ -7,11 +7,15 @@ import json
 import logging
 import sys
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import click
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from telegram import Bot
 
 from bot.telegram import make_bot
@@ -21,7 +25,8 @@ from intake.db import transaction
 from intake.detect import warm_up as detect_warm_up
 from intake.languages import LANGUAGES
 from intake.languages import as_json as languages_json
-from intake.models import OutboxMessage
+from intake.models import Case, OutboxMessage
+from intake.outbox import is_opted_out
 from intake.whenparse import warm_up
 from web import create_app
 from web.config import default_server_threads
@@ -108,6 +113,12 @@ def cases() -> None:
     """Read submitted cases (they hold personal data: handle the output with care)."""
 
 
+def _opted_out(session: Session, case: Case) -> bool:
+    """Whether the reporter's channel identity has opted out (SMS STOP) and not back in."""
+    return case.channel_identity_hash is not None and is_opted_out(
+        session, case.channel_identity_hash)
+
+
 @cases.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one array of cases).")
 @click.option("--limit", type=int, default=None, help="At most this many, newest first.")
@@ -115,7 +126,8 @@ def cases_list(as_json: bool, limit: int | None) -> None:
     """List cases, newest first."""
     app = _app()
     with transaction(services(app).sessions) as session:
-        found = [case_to_dict(case) for case in list_cases(session, limit)]
+        found = [case_to_dict(case, opted_out=_opted_out(session, case))
+                 for case in list_cases(session, limit)]
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -138,7 +150,7 @@ def cases_show(reference: str, as_json: bool) -> None:
         case = get_case(session, reference)
         if case is None:
             raise click.ClickException(f"no case with reference {reference}")
-        data = case_to_dict(case)
+        data = case_to_dict(case, opted_out=_opted_out(session, case))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
@@ -243,20 +255,36 @@ def telegram(set_webhook: bool, delete_webhook: bool, poll: bool, once: bool) ->
             raise click.ClickException(
                 "set HATEREPORT_PUBLIC_URL (https://...) and TELEGRAM_WEBHOOK_SECRET first")
         url = f"{public.rstrip('/')}/telegram"
-        asyncio.run(_set_webhook(bot, url, secret))
+        _run_async(_set_webhook(bot, url, secret))
         click.echo(f"webhook set: {url}")
     elif delete_webhook:
-        asyncio.run(_delete_webhook(bot))
+        _run_async(_delete_webhook(bot))
         click.echo("webhook deleted")
     else:
         worker = services(app).worker.start()
         click.echo("polling Telegram for updates (Ctrl+C to stop)")
         try:
-            asyncio.run(_poll(app, bot, once))
+            _run_async(_poll(app, bot, once))
         except KeyboardInterrupt:
             pass
         finally:
             worker.stop()
+        if once:
+            # Whatever the updates queued is sent before exiting.
+            while services(app).outbox.deliver_due().sent:
+                pass
+
+
+def _run_async(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a Bot API coroutine to completion in a thread of its own (so it works even when
+    the caller's thread already runs an event loop, as an embedding program's may)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(coroutine)  # the usual case: Ctrl+C stops polling cleanly
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="telegram-cli") as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 async def _set_webhook(bot: Bot, url: str, secret: str) -> None:

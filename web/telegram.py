@@ -66,8 +66,8 @@ def handle_update(app: Flask, data: dict[str, Any]) -> bool:
         return False
     the = services(app)
     chat = str(incoming.chat_id)
-    first = ([{"method": "answerCallbackQuery", "callback_query_id": incoming.callback_query_id}]
-             if incoming.callback_query_id else [])
+    first = ([{"method": "answerCallbackQuery", "callback_query_id": incoming.callback_query_id,
+               "paced": False}] if incoming.callback_query_id else [])
     turn = the.intake.receive(
         "telegram",
         identity_hash("telegram", chat),

@@ -7,6 +7,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -165,6 +166,13 @@ def keyboard() -> telegram.InlineKeyboardMarkup:
     )
 
 
+def run_async(coroutine):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an event
+    loop on the main thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def test_telegram_get_me_and_send_message_with_keyboard() -> None:
     async def scenario(fake: FakeTelegram) -> None:
         async with bot(fake) as b:
@@ -177,7 +185,7 @@ def test_telegram_get_me_and_send_message_with_keyboard() -> None:
             assert first.reply_markup == keyboard()
 
     with FakeTelegram(TOKEN) as fake:
-        asyncio.run(scenario(fake))
+        run_async(scenario(fake))
         first, second = fake.sent
         assert (first["chat_id"], first["text"], second["reply_markup"]) == (CHAT, "Hello", None)
         assert first["reply_markup"] == {
@@ -200,7 +208,7 @@ def test_telegram_callback_answer_and_keyboard_edit() -> None:
                 await b.edit_message_reply_markup(CHAT, sent.message_id, reply_markup=None)
 
     with FakeTelegram(TOKEN) as fake:
-        asyncio.run(scenario(fake))
+        run_async(scenario(fake))
         assert ("answerCallbackQuery", {"callback_query_id": "cbq-1", "text": "Thanks"}) in (
             fake.calls
         )
@@ -236,7 +244,7 @@ def test_telegram_webhook_and_get_updates() -> None:
 
     with FakeTelegram(TOKEN) as fake:
         fake.push_update(update)
-        asyncio.run(scenario(fake))
+        run_async(scenario(fake))
         assert (
             "setWebhook",
             {
@@ -264,7 +272,7 @@ def test_telegram_faults_map_to_ptb_errors(monkeypatch: pytest.MonkeyPatch) -> N
             await b.send_message(CHAT, "c")
 
     with FakeTelegram(TOKEN) as fake:
-        asyncio.run(scenario(fake))
+        run_async(scenario(fake))
         assert [m["text"] for m in fake.sent] == ["c"]
 
 
@@ -281,7 +289,7 @@ def test_telegram_delay_times_out_and_refuse_is_a_network_error() -> None:
             await b.send_message(CHAT, "back")
 
     with FakeTelegram(TOKEN) as fake:
-        asyncio.run(scenario(fake))
+        run_async(scenario(fake))
         assert [m["text"] for m in fake.wait_for_sent(2, timeout=2)] == ["late", "back"]
 
 
@@ -291,7 +299,7 @@ def test_telegram_wrong_token_is_invalid() -> None:
             await bot(fake, token="999:wrong").get_me()
 
     with FakeTelegram(TOKEN) as fake:
-        asyncio.run(scenario(fake))
+        run_async(scenario(fake))
 
 
 def test_telegram_accepts_json_bodies_and_query_strings() -> None:

@@ -173,7 +173,7 @@ def test_the_summary_shows_the_date_understood_in_the_reporters_locale(service, 
     from babel.dates import format_date
 
     day = date.fromordinal(clock().date().toordinal() - 1)
-    assert f"wczoraj ({format_date(day, format='full', locale='pl')})" in summary
+    assert f"wczoraj ({format_date(day, format='medium', locale='pl')})" in summary
 
 
 @pytest.mark.parametrize("code, words", [

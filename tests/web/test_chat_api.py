@@ -23,7 +23,24 @@ def test_start_gives_an_unguessable_id_and_the_first_question(client):
     last = body["messages"][-1]
     assert last["text"] == "Are you in danger right now?"
     assert last["choices"] == [{"label": "Yes", "value": "yes"}, {"label": "No", "value": "no"}]
-    assert all(set(message) == {"text", "choices"} for message in body["messages"])
+    assert all(set(message) == {"text", "choices", "language"} for message in body["messages"])
+    assert body["messages"][0]["language"] == {"code": "en", "direction": "ltr"}
+
+
+def test_an_offer_in_another_language_says_which_and_the_menu_names_each(client):
+    conversation = start(client)["conversation"]
+    body = client.post(f"/api/chat/{conversation}",
+                       json={"text": "میرا پڑوسی مجھے گالیاں دیتا ہے"}).get_json()
+    assert body["language"] == {"code": "en", "direction": "ltr"}
+    offer = body["messages"][-1]
+    assert offer["language"] == {"code": "ur", "direction": "rtl"}
+    keep = next(choice for choice in offer["choices"] if choice["value"] == "keep")
+    assert keep == {"label": "English", "value": "keep",
+                    "language": {"code": "en", "direction": "ltr"}}
+    menu = client.post(f"/api/chat/{conversation}", json={"text": "menu"}).get_json()
+    arabic = next(choice for choice in menu["messages"][-1]["choices"] if choice["value"] == "ar")
+    assert arabic == {"label": "العربية", "value": "ar",
+                      "language": {"code": "ar", "direction": "rtl"}}
 
 
 def test_start_without_a_body_works(client):

@@ -7,6 +7,12 @@
  * "Exit this page" forgets it. No cookies, no localStorage, no third parties.
  *
  * Server text is only ever put into the page with textContent.
+ *
+ * The page follows the conversation's language: every reply says which language the
+ * conversation is in, and when that is not the page's (<html lang>), the transcript is
+ * saved and the page is loaded again as /?lang=<code>, so every word on it, not only
+ * the bot's, is in that language and direction. The new page resumes the conversation
+ * the way a reload does.
  */
 (function () {
   "use strict";
@@ -15,6 +21,7 @@
   var SHIFT_PRESSES = 3;          // presses of Shift in a row that trigger the quick exit
   var SHIFT_WINDOW_MS = 3000;     // ...all within this long of the first one
   var REQUEST_TIMEOUT_MS = 30000;
+  var LANGUAGE_CODE = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 
   var el = {};
   var str = {};
@@ -23,9 +30,14 @@
   var inFlight = null;            // AbortController of the current request
   var messageCounter = 0;
   var exiting = false;
+  var pageLang = "";              // the language the page was rendered in (<html lang>)
+  var askedLang = null;           // the ?lang= the page was asked for, if any
+  var switching = false;          // leaving to show the page in another language
 
   function emptyState() {
-    return { conversation: null, transcript: [], done: false, reference: null };
+    // language: the conversation's, as the server last said (a finished conversation is
+    // drawn from here without asking the server, and must still follow it).
+    return { conversation: null, transcript: [], done: false, reference: null, language: null };
   }
 
   /* ---------- quick exit ---------- */
@@ -105,22 +117,39 @@
       if (!data || typeof data.conversation !== "string" || !Array.isArray(data.transcript)) {
         return emptyState();
       }
-      return {
+      var loaded = {
         conversation: data.conversation,
         transcript: data.transcript.filter(function (entry) {
           return entry && (entry.from === "bot" || entry.from === "user") &&
             typeof entry.text === "string";
+        }).map(function (entry) {
+          return transcriptEntry(entry.from, entry.text,
+            languageOf({ code: entry.lang, direction: entry.dir }));
         }),
         done: data.done === true,
-        reference: typeof data.reference === "string" ? data.reference : null
+        reference: typeof data.reference === "string" ? data.reference : null,
+        language: typeof data.language === "string" && LANGUAGE_CODE.test(data.language)
+          ? data.language : null
       };
+      if (data.focusOnLoad === true) { loaded.focusOnLoad = true; }
+      return loaded;
     } catch (e) {
       return emptyState();
     }
   }
 
+  /* One line of the transcript; `language` ({code, direction}) when it is known. */
+  function transcriptEntry(from, text, language) {
+    var entry = { from: from, text: text };
+    if (language) {
+      entry.lang = language.code;
+      entry.dir = language.direction;
+    }
+    return entry;
+  }
+
   function saveState() {
-    if (exiting) { return; }
+    if (exiting || switching) { return; }
     try {
       if (state.conversation) {
         window.sessionStorage.setItem(STORAGE_KEY, JSON.stringify(state));
@@ -133,6 +162,41 @@
   function clearState() {
     state = emptyState();
     try { window.sessionStorage.removeItem(STORAGE_KEY); } catch (e) { /* ignore */ }
+  }
+
+  /* ---------- languages ---------- */
+
+  /* {code, direction} from a response's (or a message's) `language`, or null. */
+  function languageOf(value) {
+    if (!value || typeof value !== "object") { return null; }
+    if (typeof value.code !== "string" || !LANGUAGE_CODE.test(value.code)) { return null; }
+    return { code: value.code, direction: value.direction === "rtl" ? "rtl" : "ltr" };
+  }
+
+  /* The language to show the page in for this response, if it is not the page's. */
+  function languageToFollow(data) {
+    var language = languageOf(data && data.language);
+    if (!language || language.code === pageLang) { return null; }
+    // The page was asked for this language and still came back in another (it does not
+    // ship it): loading it again would only loop.
+    if (askedLang === language.code) { return null; }
+    return language.code;
+  }
+
+  /*
+   * Load the page again in `code`. The state (with this turn's replies already in the
+   * transcript) is saved first, so the new page draws the conversation and resumes it.
+   * replace(): like the quick exit, no extra history entry that Back could return to.
+   */
+  function followLanguage(code, focusAfter) {
+    if (focusAfter) { state.focusOnLoad = true; }
+    saveState();
+    switching = true;
+    setBusy(true, el.status.textContent || str.sending);
+    var url = new URL(window.location.href);
+    url.searchParams.set("lang", code);
+    url.hash = "";
+    window.location.replace(url.href);
   }
 
   /* ---------- talking to the server ---------- */
@@ -176,7 +240,12 @@
 
   /* ---------- drawing ---------- */
 
-  function addBubble(from, text, pending) {
+  /*
+   * language: {code, direction} of a bot message, set on it when it is not the page's
+   * (lines said before the conversation changed language). What the reporter typed may
+   * be in any language, so its direction is taken from its own first letters.
+   */
+  function addBubble(from, text, pending, language) {
     messageCounter += 1;
     var bubble = document.createElement("div");
     bubble.className = "msg msg--" + from + (pending ? " msg--pending" : "");
@@ -187,6 +256,12 @@
     body.className = "msg__text";
     body.id = "msg-" + messageCounter;
     body.textContent = text;
+    if (from === "user") {
+      body.setAttribute("dir", "auto");
+    } else if (language && language.code !== pageLang) {
+      body.setAttribute("lang", language.code);
+      body.setAttribute("dir", language.direction);
+    }
     bubble.appendChild(who);
     bubble.appendChild(document.createTextNode(" "));
     bubble.appendChild(body);
@@ -210,7 +285,14 @@
       button.type = "button";
       button.className = "button button--choice";
       button.setAttribute("data-value", choice.value);
-      button.textContent = typeof choice.label === "string" && choice.label ? choice.label : choice.value;
+      // An isolated label, so a name in another script (the language menu's "اردو" on an
+      // English page) keeps its own direction.
+      var label = document.createElement("span");
+      label.setAttribute("dir", "auto");
+      label.textContent = typeof choice.label === "string" && choice.label ? choice.label : choice.value;
+      var language = languageOf(choice.language);
+      if (language && language.code !== pageLang) { label.setAttribute("lang", language.code); }
+      button.appendChild(label);
       button.addEventListener("click", function (event) {
         // The second click of a double-click must not answer the next question too.
         if (event.detail > 1) { return; }
@@ -307,6 +389,29 @@
     }
   }
 
+  function replyMessages(data) {
+    return data.messages.filter(function (m) { return m && typeof m.text === "string"; });
+  }
+
+  function messageLanguage(data, message) {
+    return languageOf(message.language) || languageOf(data.language);
+  }
+
+  function noteLanguage(data) {
+    var language = languageOf(data.language);
+    if (language) { state.language = language.code; }
+  }
+
+  /* Keep a reply in the state without drawing it (the page is about to be reloaded). */
+  function recordReply(data) {
+    noteLanguage(data);
+    replyMessages(data).forEach(function (message) {
+      state.transcript.push(transcriptEntry("bot", message.text, messageLanguage(data, message)));
+    });
+    state.done = data.done === true;
+    state.reference = typeof data.reference === "string" && data.reference ? data.reference : null;
+  }
+
   /*
    * Show the bot's reply. skipFirstIfSameAs: on resume, the current question is
    * usually already the last line of the saved transcript, so it is not drawn twice.
@@ -314,7 +419,7 @@
   function handleReply(data, options) {
     options = options || {};
     clearChoices();
-    var messages = data.messages.filter(function (m) { return m && typeof m.text === "string"; });
+    var messages = replyMessages(data);
     var labelIds = [];
     var firstNew = null;
     var lastBubble = null;
@@ -325,8 +430,9 @@
         labelIds.push(lastBubble.querySelector(".msg__text").id);
         return;
       }
-      var bubble = addBubble("bot", message.text, false);
-      state.transcript.push({ from: "bot", text: message.text });
+      var language = messageLanguage(data, message);
+      var bubble = addBubble("bot", message.text, false, language);
+      state.transcript.push(transcriptEntry("bot", message.text, language));
       labelIds.push(bubble.querySelector(".msg__text").id);
       if (!firstNew) { firstNew = bubble; }
       lastBubble = bubble;
@@ -335,6 +441,7 @@
       labelIds.push(options.lastBubble.querySelector(".msg__text").id);
     }
     var last = messages.length ? messages[messages.length - 1] : null;
+    noteLanguage(data);
     state.done = data.done === true;
     state.reference = typeof data.reference === "string" && data.reference ? data.reference : null;
     saveState();
@@ -358,12 +465,18 @@
   function startConversation(focusAfter) {
     hideError();
     setBusy(true, str.starting);
-    return api("POST", "", {}).then(function (data) {
+    return api("POST", "", askedLang ? { language: pageLang } : {}).then(function (data) {
       if (typeof data.conversation !== "string" || !data.conversation) {
         throw new ApiError("server");
       }
       state = emptyState();
       state.conversation = data.conversation;
+      var language = languageToFollow(data);
+      if (language) {
+        recordReply(data);
+        followLanguage(language, focusAfter);
+        return;
+      }
       setBusy(false);
       handleReply(data, { focus: focusAfter });
     }).catch(function (error) {
@@ -379,15 +492,24 @@
     var lastBubble = null;
     var lastBotText;
     state.transcript.forEach(function (entry) {
-      lastBubble = addBubble(entry.from, entry.text, false);
+      lastBubble = drawEntry(entry);
       lastBotText = entry.from === "bot" ? entry.text : undefined;
     });
     if (lastBotText === undefined) { lastBubble = null; }
+    // Arriving here from a change of language the reporter asked for: focus the question.
+    var focusAfter = state.focusOnLoad === true;
+    delete state.focusOnLoad;
     hideError();
     setBusy(true, str.starting);
     return api("GET", "/" + encodeURIComponent(state.conversation)).then(function (data) {
+      var language = languageToFollow(data);
+      if (language) {
+        // The new page asks the server again, so this reply is not kept.
+        followLanguage(language, focusAfter);
+        return;
+      }
       setBusy(false);
-      handleReply(data, { focus: false, skipIfSameAs: lastBotText, lastBubble: lastBubble });
+      handleReply(data, { focus: focusAfter, skipIfSameAs: lastBotText, lastBubble: lastBubble });
     }).catch(function (error) {
       setBusy(false);
       if (exiting) { return; }
@@ -403,6 +525,11 @@
         resumeConversation().then(function () { focusCurrent(); });
       });
     });
+  }
+
+  function drawEntry(entry) {
+    return addBubble(entry.from, entry.text, false,
+      languageOf({ code: entry.lang, direction: entry.dir }));
   }
 
   function focusCurrent() {
@@ -427,7 +554,7 @@
   }
 
   function send(text, shown, typed, messageId) {
-    if (busy || exiting || state.done) { return; }
+    if (busy || exiting || switching || state.done) { return; }
     messageId = messageId || newMessageId();
     if (!state.conversation) {
       // No conversation yet (start failed): try to start one; the typed text stays in the box.
@@ -441,8 +568,14 @@
     api("POST", "/" + encodeURIComponent(conversation), { text: text, id: messageId })
       .then(function (data) {
       bubble.classList.remove("msg--pending");
-      state.transcript.push({ from: "user", text: shown });
+      state.transcript.push(transcriptEntry("user", shown, null));
       if (typeof typed === "string" && el.input.value === typed) { el.input.value = ""; }
+      var language = languageToFollow(data);
+      if (language) {
+        recordReply(data);
+        followLanguage(language, true);
+        return;
+      }
       setBusy(false);
       handleReply(data, { focus: true });
     }).catch(function (error) {
@@ -513,6 +646,9 @@
 
     var strings = document.getElementById("chat-strings");
     if (!strings) { return; }
+    pageLang = document.documentElement.getAttribute("lang") || "";
+    var asked = new URLSearchParams(window.location.search).get("lang");
+    askedLang = asked && LANGUAGE_CODE.test(asked) ? asked : null;
     var d = strings.dataset;
     str = {
       api: d.api || "/api/chat",
@@ -558,10 +694,21 @@
 
     state = loadState();
     if (state.conversation && state.done) {
-      // A finished conversation needs nothing from the server: show it as it ended.
-      state.transcript.forEach(function (entry) { addBubble(entry.from, entry.text, false); });
+      // A finished conversation needs nothing from the server: show it as it ended, in
+      // its language.
+      var language = languageToFollow({ language: { code: state.language } });
+      if (language) {
+        followLanguage(language, state.focusOnLoad === true);
+        return;
+      }
+      state.transcript.forEach(drawEntry);
       setBusy(false);
       showDone();
+      if (state.focusOnLoad) {
+        delete state.focusOnLoad;
+        saveState();
+        revealAndFocus(el.doneHeading, el.donePanel, el.donePanel);
+      }
     } else if (state.conversation) {
       resumeConversation();
     } else {
