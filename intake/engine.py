@@ -188,13 +188,17 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
+def _fold_digits(text: str) -> str:
+    """``text`` with every script's decimal digits as ASCII ("٩٩٩" is "999")."""
+    return "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char
+                   for char in text)
+
+
 def _key(text: str) -> str:
     """A matching key: case-folded, inner whitespace collapsed, edge punctuation dropped."""
-    folded = " ".join(text.casefold().split())
     # Any script's decimal digits count ("۱ ۳" is "1 3"); Arabic, Urdu and Gurmukhi
     # punctuation is stripped like the Latin.
-    folded = "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char
-                     for char in folded)
+    folded = _fold_digits(" ".join(text.casefold().split()))
     return folded.strip(" .!?,;:'\"\u2019\u060c\u061b\u061f\u06d4\u0964")
 
 
@@ -216,9 +220,14 @@ def _emergency_pattern(locale: str) -> re.Pattern[str]:
 
 @lru_cache(maxsize=64)
 def _negation_pattern(locale: str) -> re.Pattern[str]:
-    """A negation as the last word, or the last but one, before a phrase."""
+    """A negation directly before a phrase ("not in danger").
+
+    Only directly: with a word between, "nie wiem, bije mnie" ("I don't know, he's
+    hitting me") or "he will not stop hurting me" would read as denials. Leaning that way
+    costs at worst some 999 advice that was not needed.
+    """
     words = sorted(_vocabulary(locale, NEGATION_WORDS), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")\s+(?:[\w']+\s+)?$")
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")\s+$")
 
 
 class Engine:
@@ -259,7 +268,7 @@ class Engine:
         reporter may write in their own language before choosing it. A phrase is negated
         by the negation words of the language it is written in.
         """
-        folded = " ".join(text.casefold().replace("\u2019", "'").split())
+        folded = _fold_digits(" ".join(text.casefold().replace("\u2019", "'").split()))
         found: list[bool] = []
         for code in (locale, *(other for other in language_codes() if other != locale)):
             negation = _negation_pattern(code)

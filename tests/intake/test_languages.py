@@ -239,3 +239,31 @@ def test_close_kin_is_offered_too_and_can_be_chosen(service):
     turn = service.send(conversation_id, "lang:cs")
     assert conversation_of(service, conversation_id).locale == "cs"
     assert turn.result.replies[-1].text == gettext("cs", SAFETY)
+
+
+@pytest.mark.parametrize("locale, text", [
+    ("pl", "nie wiem bije mnie"),
+    ("ro", "nu stiu ma bat"),
+    ("pt", "não sei socorro"),
+    ("ro", "nimeni nu vine ma bat"),
+    ("pl", "nikt nie przychodzi biją mnie"),
+    ("en", "he will not stop hurting me"),
+    ("ar", "٩٩٩"),
+    ("fa", "۹۹۹"),
+    ("en", "اتصل ب ٩٩٩"),
+])
+def test_distress_with_a_negation_elsewhere_or_in_other_digits_is_danger(engine, locale, text):
+    assert engine.is_emergency(locale, text)
+
+
+@pytest.mark.parametrize("text", ["I am not in danger", "I'm not in danger now"])
+def test_a_plain_denial_is_not_danger(engine, text):
+    assert not engine.is_emergency("en", text)
+
+
+def test_danger_answered_with_a_polish_no_word_is_still_danger(service):
+    conversation_id = service.start("web", locale="pl").conversation_id
+    turn = service.send(conversation_id, "nie wiem bije mnie")
+    assert turn.result.urgent_raised
+    answers = answers_of(service, conversation_id)
+    assert answers["safety"] == "yes" and answers["_danger"] is True
