@@ -66,19 +66,29 @@ def encoding(text: str) -> str:
 
 
 def segments(text: str) -> int:
-    """The number of SMS segments ``text`` costs."""
+    """The number of SMS segments ``text`` costs.
+
+    One segment holds 160 GSM-7 septets or 70 UCS-2 units; joined, each holds 153 or 67,
+    and a character is never split between two: an extension character (two septets,
+    e.g. the euro sign) or a character outside the BMP (two UTF-16 units, e.g. an emoji)
+    that does not fit starts the next segment.
+    """
     if not text:
         return 1
     if is_gsm7(text):
-        length = sum(2 if char in GSM7_EXTENDED else 1 for char in text)
+        sizes = [2 if char in GSM7_EXTENDED else 1 for char in text]
         single, joined = 160, 153
     else:
-        # UCS-2 counts UTF-16 code units: a character outside the BMP takes two.
-        length = len(text.encode("utf-16-le")) // 2
+        sizes = [len(char.encode("utf-16-le")) // 2 for char in text]
         single, joined = 70, 67
-    if length <= single:
+    if sum(sizes) <= single:
         return 1
-    return -(-length // joined)
+    count, used = 1, 0
+    for size in sizes:
+        if used + size > joined:
+            count, used = count + 1, 0
+        used += size
+    return count
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ from intake.outbox import RetryLater, Undeliverable
 MAX_MESSAGE_CHARS = 4096
 #: Telegram's limit on a button's callback data, in bytes.
 MAX_CALLBACK_BYTES = 64
+#: Between the question and the choice in a button's callback data.
+CONTEXT_SEPARATOR = "|"
 #: The commands the bot answers, as the engine's words.
 COMMANDS = {"/help": "/help", "/cancel": "/stop", "/stop": "/stop", "/language": "/language"}
 
@@ -47,6 +49,8 @@ class Incoming:
     callback_query_id: str | None = None
     #: The user's Telegram app language, a hint only.
     language_code: str | None = None
+    #: For a button: the question it was offered for (``TurnResult.asking``).
+    asked: str | None = None
 
 
 def parse_update(data: dict[str, Any], bot: Bot | None = None) -> Incoming | None:
@@ -60,8 +64,10 @@ def parse_update(data: dict[str, Any], bot: Bot | None = None) -> Incoming | Non
         message = query.message
         if message is None or query.data is None:
             return None
-        return Incoming(update.update_id, message.chat.id, query.data, query.id,
-                        query.from_user.language_code if query.from_user else None)
+        asked, _, value = query.data.rpartition(CONTEXT_SEPARATOR)
+        return Incoming(update.update_id, message.chat.id, value, query.id,
+                        query.from_user.language_code if query.from_user else None,
+                        asked or None)
     message = update.message
     if message is None or message.chat.type != "private":
         return None
@@ -98,6 +104,13 @@ def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     return pieces
 
 
+def callback_data(asking: str | None, value: str) -> str:
+    """A button's data: the question it answers and the choice, so a press on an old
+    message's button is recognised as such (within Telegram's 64 bytes)."""
+    data = f"{asking}{CONTEXT_SEPARATOR}{value}" if asking else value
+    return data if len(data.encode()) <= MAX_CALLBACK_BYTES else value
+
+
 class TelegramAdapter(ChannelAdapter):
     """Renders a turn as ``sendMessage`` payloads for the outbox."""
 
@@ -108,7 +121,8 @@ class TelegramAdapter(ChannelAdapter):
         if not result.replies:
             return []
         text = "\n\n".join(reply.text for reply in result.replies if reply.text)
-        buttons = [[choice.label, choice.value] for choice in result.replies[-1].choices
+        buttons = [[choice.label, callback_data(result.asking, choice.value)]
+                   for choice in result.replies[-1].choices
                    if len(choice.value.encode()) <= MAX_CALLBACK_BYTES]
         pieces = split_text(text)
         payloads: list[dict[str, Any]] = [{"method": "sendMessage", "text": piece}

@@ -115,7 +115,8 @@ def create_case(
         leave_messages=(None if anonymous or answers.get("leave_messages") is None
                         else answers.get("leave_messages") == "yes"),
         status="open",
-        channel_identity_hash=identity_hash,
+        # An anonymous case keeps no trace of who sent it, not even a keyed hash.
+        channel_identity_hash=None if anonymous else identity_hash,
         interpreter_language=_text(interpreter.get("language")),
         interpreter_contact=_text(interpreter.get("contact")),
     )

@@ -132,6 +132,9 @@ class TurnResult:
     urgent_raised: bool = False
     #: The conversation's language after the turn, for channels that add words of their own.
     locale: str = "en"
+    #: What the conversation waits on after the turn (a step or a menu), so a channel can
+    #: tie a button to its question and a stale button is not taken for a new answer.
+    asking: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able copy, kept to answer a repeated message the same way."""
@@ -147,6 +150,7 @@ class TurnResult:
             "followup_code": self.followup_code,
             "urgent_raised": self.urgent_raised,
             "locale": self.locale,
+            "asking": self.asking,
         }
 
     @classmethod
@@ -162,6 +166,7 @@ class TurnResult:
             followup_code=data.get("followup_code"),
             urgent_raised=bool(data.get("urgent_raised")),
             locale=str(data.get("locale") or "en"),
+            asking=data.get("asking"),
         )
 
 
@@ -186,6 +191,17 @@ def clean_text(text: str) -> str:
     """Normalise inbound text: NFC, no control or zero-width characters, trimmed."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     return _CONTROL.sub("", text).strip()
+
+
+#: The scripts the shipped languages are written in (Unicode character name prefixes).
+SHIPPED_SCRIPTS = ("LATIN", "ARABIC", "GURMUKHI", "ETHIOPIC")
+
+
+def _foreign_script(text: str) -> bool:
+    """Whether ``text`` has several letters, none in a script a shipped language uses."""
+    letters = [char for char in text if char.isalpha()]
+    return len(letters) >= 3 and not any(
+        unicodedata.name(char, "").startswith(SHIPPED_SCRIPTS) for char in letters)
 
 
 def _fold_digits(text: str) -> str:
@@ -685,6 +701,15 @@ class Engine:
         ):
             return  # one Latin-script word ("skip", "ok", a name) says too little
         suggestions = suggest_languages(text, language_codes())
+        if not suggestions and _foreign_script(text):
+            # Written in a script no shipped language uses: offer every language, and an
+            # interpreter for any other.
+            answers["_language_checked"] = True
+            conversation.answers = answers
+            conversation.mode = "language"
+            advice = result.replies[:1] if result.urgent_raised else []
+            result.replies[:] = [*advice, self._ask(conversation)]
+            return
         if not suggestions:
             return  # too little to go on: wait for the next words
         answers["_language_checked"] = True

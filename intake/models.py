@@ -108,8 +108,9 @@ class Case(Base):
     #: For anonymous follow-up: a keyed hash of the secret code given to the reporter.
     followup_code_hash: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
-    #: A keyed hash of the channel identity the report came from (phone number, chat id),
-    #: to recognise the reporter's later messages and opt-outs; never the identity itself.
+    #: A keyed hash of the channel identity a named report came from (phone number, chat
+    #: id), to recognise the reporter's later messages and opt-outs; never the identity
+    #: itself, and None on anonymous cases.
     channel_identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     #: The reporter's channel address (phone number, chat id), kept, encrypted, only when a
     #: named reporter asked to be contacted "here, in this chat".

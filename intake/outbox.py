@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -199,41 +199,45 @@ class Outbox:
 
     # -- claiming -----------------------------------------------------------------------
 
-    def _claim(self, limit: int) -> list[OutboxMessage]:
-        """Claim the due head of each recipient's queue."""
+    def _heads(self, limit: int) -> list[OutboxMessage]:
+        """The first waiting message of each recipient, when it is due (a later one waits
+        for it: order per recipient), oldest first."""
         now = self.clock()
-        claimed: list[OutboxMessage] = []
-        with transaction(self.sessions) as session:
+        waiting = (OutboxMessage.status.in_(("pending", "sending")),
+                   OutboxMessage.channel.in_(tuple(self.senders)))
+        firsts = (select(func.min(OutboxMessage.id)).where(*waiting)
+                  .group_by(OutboxMessage.recipient_hash))
+        with self.sessions() as session:
             rows = session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.status.in_(("pending", "sending")),
-                       OutboxMessage.channel.in_(tuple(self.senders)))
+                select(OutboxMessage).where(OutboxMessage.id.in_(firsts))
                 .order_by(OutboxMessage.id)
-                .limit(limit * 10)
             ).all()
-            heads: dict[str, OutboxMessage] = {}
-            for row in rows:
-                heads.setdefault(row.recipient_hash, row)
-            for row in heads.values():
-                stale_claim = row.status == "sending" and (
-                    row.locked_until is None or row.locked_until <= now
-                )
-                if not ((row.status == "pending" and row.next_attempt_at <= now)
-                        or stale_claim):
-                    continue
-                result = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id, OutboxMessage.status == row.status,
-                           OutboxMessage.attempts == row.attempts)
-                    .values(status="sending",
-                            locked_until=now + timedelta(seconds=self.lease))
-                )
-                if getattr(result, "rowcount", 0) == 1:
-                    claimed.append(row)
-                if len(claimed) >= limit:
-                    break
             session.expunge_all()
-        return claimed
+        due = [row for row in rows
+               if (row.status == "pending" and row.next_attempt_at <= now)
+               or (row.status == "sending"
+                   and (row.locked_until is None or row.locked_until <= now))]
+        return due[:limit]
+
+    def _claim(self, row: OutboxMessage) -> bool:
+        """Take ``row`` for sending, just before sending it; False if another worker did.
+
+        The lease covers one send (the provider's timeout), so it cannot run out while
+        the row waits behind others; a row whose lease ran out (its worker died) is
+        taken back only by the one worker whose update still finds it as it was read.
+        """
+        now = self.clock()
+        unchanged = [OutboxMessage.id == row.id, OutboxMessage.status == row.status,
+                     OutboxMessage.attempts == row.attempts]
+        if row.status == "sending":
+            unchanged.append(OutboxMessage.locked_until.is_(None) if row.locked_until is None
+                             else OutboxMessage.locked_until == row.locked_until)
+        with transaction(self.sessions) as session:
+            result = session.execute(
+                update(OutboxMessage).where(*unchanged)
+                .values(status="sending", locked_until=now + timedelta(seconds=self.lease))
+            )
+            return getattr(result, "rowcount", 0) == 1
 
     # -- pacing -------------------------------------------------------------------------
 
@@ -266,25 +270,31 @@ class Outbox:
         """Send what is due now (one message per recipient per pass); returns the tally."""
         report = DeliveryReport()
         with self._lock:
-            for message in self._claim(limit):
-                self._deliver(message, report)
+            for message in self._heads(limit):
+                sender = self.senders[message.channel]
+                paced = message.payload is None or message.payload.get("paced", True) is not False
+                if paced:
+                    self._wait_turn(sender, message.recipient_hash)
+                if self._claim(message):
+                    self._deliver(message, report, paced)
         return report
 
-    def _deliver(self, message: OutboxMessage, report: DeliveryReport) -> None:
+    def _deliver(self, message: OutboxMessage, report: DeliveryReport, paced: bool) -> None:
+        """Send one claimed message. An acknowledgement (a Telegram callback answer, not
+        ``paced``) is not a message to the chat: it neither waits for nor delays them."""
         sender = self.senders[message.channel]
         if message.recipient is None or message.payload is None:
             self._finish(message, status="dead", error="nothing to send")
             report.dead += 1
             return
-        # An acknowledgement (a Telegram callback answer) is not a message to the chat:
-        # it neither waits for nor delays the chat's messages.
-        paced = message.payload.get("paced", True) is not False
-        if paced:
-            self._wait_turn(sender, message.recipient_hash)
         attempts = message.attempts + 1
         try:
             provider_id = sender.send(message.recipient, message.payload)
         except RecipientOptedOut as exc:
+            # The provider knows of an opt-out we missed: record it, so an opt-in releases
+            # this message and the officer's view shows it.
+            with transaction(self.sessions) as session:
+                opt_out(session, message.channel, message.recipient_hash, self.clock())
             self._finish(message, status="held", error=str(exc), attempts=attempts)
             report.held += 1
         except Undeliverable as exc:
@@ -323,13 +333,26 @@ class Outbox:
         if next_attempt_at is not None:
             values["next_attempt_at"] = next_attempt_at
         if status == "sent":
-            # Sent: the address and the words are no longer needed here.
+            # Sent: the address, its hash and the words are no longer needed here.
             values.update(sent_at=self.clock(), provider_id=provider_id, recipient=None,
-                          payload=None, last_error=None)
+                          payload=None, last_error=None, recipient_hash="")
         with transaction(self.sessions) as session:
             session.execute(
                 update(OutboxMessage).where(OutboxMessage.id == message.id).values(values)
             )
+
+    def purge(self, before: datetime) -> int:
+        """Clear the address and words of dead messages older than ``before`` (what went
+        wrong stays for managers). Messages held for an opted-out number keep theirs, to
+        be sent if it opts back in."""
+        with transaction(self.sessions) as session:
+            result = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "dead", OutboxMessage.created_at < before,
+                       OutboxMessage.payload.is_not(None))
+                .values(recipient=None, payload=None, recipient_hash="")
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def pending_count(self) -> int:
         """How many messages wait to be sent (pending or being sent)."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -48,6 +48,17 @@ class Turn:
 AfterTurn = Callable[[Session, Conversation, TurnResult], None]
 
 
+def asking(conversation: Conversation) -> str:
+    """What the conversation waits on: its menu if one is open, else its step."""
+    return conversation.mode or conversation.step
+
+
+def _describe(result: TurnResult, conversation: Conversation) -> None:
+    """Note on the result the conversation's language and what it now waits on."""
+    result.locale = conversation.locale
+    result.asking = None if conversation.status == "submitted" else asking(conversation)
+
+
 class IntakeService:
     """Runs conversations against the database for any channel."""
 
@@ -68,7 +79,7 @@ class IntakeService:
             conversation, result = self.engine.start(
                 session, channel, self.clock(), locale=locale, identity_hash=identity_hash
             )
-            result.locale = conversation.locale
+            _describe(result, conversation)
             return Turn(conversation.id, result)
 
     def send(self, conversation_id: str, text: str, message_id: str | None = None,
@@ -90,7 +101,7 @@ class IntakeService:
                         if replayed is not None:
                             return Turn(conversation.id, replayed)
                     result = self.engine.handle(session, conversation, text, now)
-                    result.locale = conversation.locale
+                    _describe(result, conversation)
                     conversation.last_message_id = message_id
                     conversation.last_result = result.to_json() if message_id else None
                     self.engine.save(session, conversation)
@@ -110,6 +121,7 @@ class IntakeService:
         message_id: str,
         after_turn: AfterTurn | None = None,
         keep_result: bool = True,
+        expect: str | None = None,
         attempts: int = 5,
     ) -> Turn:
         """Apply a message from a channel identity (a keyed hash of a phone number or chat
@@ -119,6 +131,10 @@ class IntakeService:
         message seen before is not applied again, and its turn comes back with
         ``duplicate`` set and the reply it got the first time (if ``keep_result``; a
         channel whose replies were queued at the first delivery need not keep it).
+
+        ``expect`` is what a button was offered for (a step or menu, ``TurnResult.asking``):
+        if the conversation has moved on, the press is not applied and the current
+        question is asked again.
         """
         for attempt in range(attempts):
             try:
@@ -131,10 +147,13 @@ class IntakeService:
                             session.add(inbound)
                     except IntegrityError:
                         return self._seen(session, channel, message_id)
-                    turn = self._receive(session, channel, identity_hash, text, now, after_turn)
+                    turn = self._receive(session, channel, identity_hash, text, now, after_turn,
+                                         expect)
                     if keep_result:
+                        kept = turn.result.to_json()
+                        kept.pop("followup_code", None)  # only ever in the reply's words
                         inbound.result = {"conversation": turn.conversation_id,
-                                          "result": turn.result.to_json()}
+                                          "result": kept}
                 return turn
             except StaleDataError:
                 log.info("conversation changed concurrently; retrying (attempt %d)", attempt + 1)
@@ -150,7 +169,7 @@ class IntakeService:
                     duplicate=True)
 
     def _receive(self, session: Session, channel: str, identity_hash: str, text: str,
-                 now: datetime, after_turn: AfterTurn | None) -> Turn:
+                 now: datetime, after_turn: AfterTurn | None, expect: str | None) -> Turn:
         conversation = None
         found = conversations.find_by_identity(session, channel, identity_hash)
         if found is not None:
@@ -159,21 +178,28 @@ class IntakeService:
             conversation, result = self.engine.start(
                 session, channel, now, identity_hash=identity_hash, first_text=text
             )
+        elif expect is not None and expect != asking(conversation):
+            result = self.engine.current(conversation)  # a button of an earlier question
         else:
             result = self.engine.handle(session, conversation, text, now)
-        result.locale = conversation.locale
+        _describe(result, conversation)
         if after_turn is not None:
             after_turn(session, conversation, result)
         self.engine.save(session, conversation)
         return Turn(conversation.id, result)
 
-    def forget_processed(self, before: datetime) -> int:
-        """Delete the record of provider messages processed before ``before``."""
+    def forget_processed(self, before: datetime, replies_before: datetime) -> int:
+        """Delete the record of provider messages processed before ``before``, and the
+        replies kept for redeliveries (personal data) of those before ``replies_before``:
+        providers redeliver within minutes, while the ids guard against replays longer."""
         with transaction(self.sessions) as session:
-            deleted = session.query(InboundMessage).filter(
-                InboundMessage.received_at < before
-            ).delete(synchronize_session=False)
-        return int(deleted)
+            session.execute(update(InboundMessage).where(
+                InboundMessage.received_at < replies_before,
+                InboundMessage.result.is_not(None),
+            ).values(result=None))
+            deleted = session.execute(delete(InboundMessage).where(
+                InboundMessage.received_at < before))
+        return int(getattr(deleted, "rowcount", 0) or 0)
 
     def current(self, conversation_id: str) -> Turn:
         """The question a conversation is waiting on (for resuming after a reload)."""
@@ -181,7 +207,7 @@ class IntakeService:
             conversation = self.engine.load(session, conversation_id, self.clock())
             if conversation is not None:
                 result = self.engine.current(conversation)
-                result.locale = conversation.locale
+                _describe(result, conversation)
                 return Turn(conversation.id, result)
         raise ConversationNotFound(conversation_id)
 

@@ -57,17 +57,21 @@ def main(verbose: bool) -> None:
 
 #: The updates the bot asks Telegram for.
 ALLOWED_UPDATES = ["message", "callback_query"]
-#: How long the record of a processed SMS or Telegram message is kept (to spot redeliveries).
+#: How long the record of a processed SMS or Telegram message is kept (to spot redeliveries),
+#: and the reply kept with it (to answer a redelivery the same way; it is personal data).
 PROCESSED_KEPT = timedelta(days=7)
+REPLIES_KEPT = timedelta(hours=1)
 
 
 def _expiry_loop(app: Flask, stop: threading.Event) -> None:
     interval = float(app.config["EXPIRY_INTERVAL_SECONDS"])
     while not stop.is_set():
         try:
-            intake = services(app).intake
-            intake.expire()
-            intake.forget_processed(intake.clock() - PROCESSED_KEPT)
+            the = services(app)
+            now = the.intake.clock()
+            the.intake.expire()
+            the.intake.forget_processed(now - PROCESSED_KEPT, now - REPLIES_KEPT)
+            the.outbox.purge(now - the.intake.engine.settings.conversation_ttl)
         except Exception:
             log.exception("expiring abandoned conversations failed; will retry")
         stop.wait(interval)

@@ -88,6 +88,8 @@ def inbound() -> Response:
     word = keyword(body)
     if word in OPT_OUT_KEYWORDS or word in OPT_IN_KEYWORDS:
         with transaction(the.sessions) as session:
+            if _seen(session, sid):
+                return _xml(twiml([]))  # a redelivered keyword: applied once already
             opted_out = is_opted_out(session, identity)
             if word in OPT_OUT_KEYWORDS:
                 opt_out(session, "sms", identity, the.intake.clock())
@@ -105,11 +107,14 @@ def inbound() -> Response:
     return _xml(twiml(adapter.render(turn.result)))
 
 
+def _seen(session: Session, sid: str) -> bool:
+    return session.scalar(select(InboundMessage.id).where(
+        InboundMessage.channel == "sms", InboundMessage.message_id == sid)) is not None
+
+
 def _processed(session: Session, sid: str) -> None:
     """Record a keyword message as processed (so a redelivery is not applied as an answer)."""
-    seen = session.scalar(select(InboundMessage.id).where(
-        InboundMessage.channel == "sms", InboundMessage.message_id == sid))
-    if seen is None:
+    if not _seen(session, sid):
         session.add(InboundMessage(channel="sms", message_id=sid, result=None,
                                    received_at=services().intake.clock()))
 

@@ -75,6 +75,7 @@ def handle_update(app: Flask, data: dict[str, Any]) -> bool:
         f"update:{incoming.update_id}",
         after_turn=after_turn("telegram", chat, the.intake.clock, adapter.render, first),
         keep_result=False,
+        expect=incoming.asked,
     )
     if not turn.duplicate:
         the.worker.kick()

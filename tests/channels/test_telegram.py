@@ -74,7 +74,8 @@ def test_replies_go_out_through_the_bot_with_buttons_and_a_press_is_answered(
     [greeting] = fake_telegram.sent
     assert greeting["chat_id"] == CHAT
     assert greeting["text"].endswith("Are you in danger right now?")
-    assert buttons(greeting) == [("Yes", "yes"), ("No", "no")]
+    # Each button's data names the question it answers, then the choice.
+    assert buttons(greeting) == [("Yes", "safety|yes"), ("No", "safety|no")]
 
     press = button_update("no")
     assert post_update(client, press).status_code == 200
@@ -88,7 +89,7 @@ def test_replies_go_out_through_the_bot_with_buttons_and_a_press_is_answered(
     question = fake_telegram.sent[-1]
     assert question["text"] == "Who are you reporting as?"
     assert [value for _, value in buttons(question)] == [
-        "victim", "witness", "on_behalf", "staff", "skip"]
+        "role|victim", "role|witness", "role|on_behalf", "role|staff", "role|skip"]
     methods = [name for name, _ in fake_telegram.calls if name != "getMe"]
     assert methods == ["sendMessage", "answerCallbackQuery", "sendMessage"]
 
@@ -165,8 +166,8 @@ def test_language_shows_the_language_menu(app, client, fake_telegram):
     menu = fake_telegram.sent[-1]
     assert menu["text"] == "Choose your language."
     values = [value for _, value in buttons(menu)]
-    assert {"en", "pl", "ar", "ur"} <= set(values)
-    assert ("Polski", "pl") in buttons(menu)
+    assert {"language|en", "language|pl", "language|ar", "language|ur"} <= set(values)
+    assert ("Polski", "language|pl") in buttons(menu)
 
     post_update(client, button_update("pl"))
     deliver_all(app)
@@ -195,7 +196,7 @@ def test_a_message_over_4096_characters_is_split(app, client, fake_telegram):
     said = " ".join(piece["text"] for piece in pieces).split()
     assert [word for word in said if re.fullmatch(r"word\d{4}", word)] == words
     # The buttons come with the last piece, where the reporter reads to.
-    assert [value for _, value in buttons(pieces[-1])] == ["submit", "edit"]
+    assert [value for _, value in buttons(pieces[-1])] == ["review|submit", "review|edit"]
     assert all(buttons(piece) == [] for piece in pieces[:-1])
 
 
@@ -382,3 +383,24 @@ def test_the_bot_token_is_never_logged(app, client, fake_telegram, caplog):
     leaks = [f"{record.name}: {record.getMessage()[:120]}" for record in caplog.records
              if BOT_TOKEN in record.getMessage()]
     assert leaks == []
+
+
+def test_a_button_of_an_earlier_question_is_not_taken_as_an_answer(app, client, fake_telegram):
+    """Old keyboards stay on screen: a press on one must not answer today's question (here,
+    the offer to carry on in Polish, whose own Yes means something else)."""
+    post_update(client, message_update("/start"))
+    deliver_all(app)
+    safety_yes = dict(buttons(fake_telegram.sent[-1]))["Yes"]
+    assert safety_yes == "safety|yes"
+    post_update(client, message_update("Jacek mieszka obok mnie i krzyczy na mnie"))
+    deliver_all(app)
+    assert conversation_of(app, "telegram", str(CHAT)).mode == "confirm_language"
+
+    post_update(client, button_update(safety_yes))
+    deliver_all(app)
+
+    conversation = conversation_of(app, "telegram", str(CHAT))
+    assert conversation.locale == "en" and conversation.mode == "confirm_language"
+    assert not conversation.urgent
+    # The question waiting is asked again, with its own buttons.
+    assert [data for _, data in buttons(fake_telegram.sent[-1])][0] == "confirm_language|yes"

@@ -267,3 +267,31 @@ def test_danger_answered_with_a_polish_no_word_is_still_danger(service):
     assert turn.result.urgent_raised
     answers = answers_of(service, conversation_id)
     assert answers["safety"] == "yes" and answers["_danger"] is True
+
+
+def test_a_script_no_shipped_language_uses_opens_the_menu_with_an_interpreter(service):
+    conversation_id = service.start("web").conversation_id
+    turn = service.send(conversation_id, "Здравствуйте, меня избили соседи")
+    menu = turn.result.replies[-1]
+    assert [choice.value for choice in menu.choices][-1] == "other"
+    assert conversation_of(service, conversation_id).mode == "language"
+    assert conversation_of(service, conversation_id).locale == "en"
+
+
+def test_an_anonymous_case_keeps_no_hash_of_the_phone(service):
+    identity = identity_hash("sms", "+447700900999")
+    turn = service.receive("sms", identity, "Hello, I want to report something", "SMb1")
+    script = {"safety": "no", "role": "witness", "anonymous": "anonymous",
+              "description": "A man shouted abuse at my neighbour.", "behaviours": "1",
+              "characteristics": "1", "when": "yesterday", "where_type": "online",
+              "platform": "An app", "area": "1", "repeated": "no", "perpetrator": "4",
+              "injuries": "no", "vulnerable": "no", "police": "not_now", "stop_hate": "no",
+              "support": "skip", "outcome": "skip", "review": "submit"}
+    for number in range(2, 40):
+        if turn.result.done:
+            break
+        step = conversation_of(service, turn.conversation_id).step
+        turn = service.receive("sms", identity, script[step], f"SMb{number}")
+    with service.sessions() as session:
+        case = get_case(session, turn.result.reference)
+        assert case.anonymous and case.channel_identity_hash is None
