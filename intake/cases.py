@@ -142,6 +142,10 @@ def list_cases(session: Session, limit: int | None = None) -> list[Case]:
     return list(session.scalars(query))
 
 
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds") + "Z"
+
+
 def interpreter_needed(case: Case) -> dict[str, Any] | None:
     """What an officer needs to speak with the reporter (§4.14): None for English;
     otherwise the language (a shipped one by its English name, or another as the reporter
@@ -206,4 +210,15 @@ def case_to_dict(case: Case, opted_out: bool = False) -> dict[str, Any]:
             "leave_messages": case.leave_messages,
             "opted_out": opted_out,
         },
+        "officer": None if case.officer is None else {
+            "name": case.officer.name, "email": case.officer.email},
+        "allocated_at": _stamp(case.allocated_at),
+        "acknowledged_at": _stamp(case.acknowledged_at),
+        "escalated_at": _stamp(case.escalated_at),
+        "timeline": [
+            {"at": _stamp(event.at), "kind": event.kind,
+             "officer": event.officer.email if event.officer else None,
+             "text": event.text, **event.data}
+            for event in case.events
+        ],
     }

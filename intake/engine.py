@@ -132,6 +132,10 @@ class TurnResult:
     urgent_raised: bool = False
     #: The conversation's language after the turn, for channels that add words of their own.
     locale: str = "en"
+    #: Set on the turn that submitted the report: the new case, for casework to allocate.
+    submitted_case_id: int | None = None
+    #: A message written after submission, for casework to add to the case.
+    case_message: str | None = None
     #: What the conversation waits on after the turn (a step or a menu), so a channel can
     #: tie a button to its question and a stale button is not taken for a new answer.
     asking: str | None = None
@@ -438,7 +442,7 @@ class Engine:
             self._raise_urgency(conversation, result)
 
         if conversation.status == "submitted":
-            return self._after_submission(conversation, command, result)
+            return self._after_submission(conversation, command, text, result)
 
         if conversation.mode == "confirm_restart":
             return self._answer_restart_confirmation(conversation, text, result)
@@ -505,7 +509,7 @@ class Engine:
         result.replies.append(self._ask(conversation))
         return result
 
-    def _after_submission(self, conversation: Conversation, command: str | None,
+    def _after_submission(self, conversation: Conversation, command: str | None, text: str,
                           result: TurnResult) -> TurnResult:
         reference = self._reference(conversation) or ""
         if command == "restart":
@@ -518,6 +522,14 @@ class Engine:
             return result
         result.done = True
         result.reference = reference or None
+        if command is None and text and conversation.case_id is not None:
+            # More to say about the report: it goes onto the case, for the officer.
+            result.case_message = text
+            result.replies.append(Reply(self._t(conversation, N_(
+                "Thank you. We have added this to your report %(reference)s. Your officer "
+                "will see it."
+            ), reference=reference)))
+            return result
         result.replies.append(self._already_sent(conversation))
         return result
 
@@ -784,6 +796,7 @@ class Engine:
             identity_hash=conversation.identity_hash,
         )
         conversation.case_id = case.id
+        result.submitted_case_id = case.id
         conversation.status = "submitted"
         conversation.answers = {"_reference": case.reference}
         conversation.history = []

@@ -22,7 +22,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from intake.crypto import EncryptedJSON, EncryptedText
 
@@ -119,6 +119,17 @@ class Case(Base):
     #: time to call them with an interpreter (§4.14).
     interpreter_language: Mapped[str | None] = mapped_column(EncryptedText)
     interpreter_contact: Mapped[str | None] = mapped_column(EncryptedText)
+    #: The single point of contact (§4.6), when allocated.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
+    allocated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: When an unacknowledged alert went to the managers.
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    officer: Mapped[Officer | None] = relationship(lazy="selectin")
+    events: Mapped[list[CaseEvent]] = relationship(
+        lazy="selectin", order_by="CaseEvent.id", cascade="all, delete-orphan",
+        passive_deletes=True)
 
 
 class InboundMessage(Base):
@@ -176,3 +187,46 @@ class OptOut(Base):
     identity_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     opted_out_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Officer(Base):
+    """A member of staff who works cases: an officer, or a manager who sees them all."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    #: Contact details for alerts, encrypted like everyone else's.
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    telegram_chat: Mapped[str | None] = mapped_column(EncryptedText)
+    #: The areas (patches) they cover.
+    areas: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: ``officer`` or ``manager``.
+    role: Mapped[str] = mapped_column(String(16))
+    #: On the duty rota: takes urgent cases and cases with no area.
+    duty: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: How they want alerts: ``email``, ``sms`` or ``telegram``.
+    alerts: Mapped[str] = mapped_column(String(16))
+    #: argon2 hash of their password.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CaseEvent(Base):
+    """One entry of a case's timeline (submitted, allocated, alerted, a reporter's message...)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(32))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
+    #: Words (a reporter's message, an officer's note): encrypted.
+    text: Mapped[str | None] = mapped_column(EncryptedText)
+    #: Details that identify nobody (who it was allocated to, why).
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    officer: Mapped[Officer | None] = relationship(lazy="selectin")

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,17 @@ class Turn:
     duplicate: bool = False
 
 
+class CaseHooks(Protocol):
+    """Casework that must happen in the same transaction as a turn (``intake.casework``)."""
+
+    def on_submitted(self, session: Session, case_id: int, now: datetime) -> None:
+        """A report was just submitted as this case."""
+
+    def on_reporter_message(self, session: Session, case_id: int, text: str,
+                            now: datetime) -> None:
+        """The reporter wrote again after submitting."""
+
+
 #: Called inside a turn's transaction (to queue outbound messages, say), so whatever it
 #: writes exists exactly when the turn does.
 AfterTurn = Callable[[Session, Conversation, TurnResult], None]
@@ -67,10 +79,22 @@ class IntakeService:
         sessions: sessionmaker[Session],
         engine: Engine,
         clock: Callable[[], datetime] = utcnow,
+        casework: CaseHooks | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
         self.clock = clock
+        self.casework = casework
+
+    def _casework(self, session: Session, result: TurnResult, case_id: int | None,
+                  now: datetime) -> None:
+        """Hand a submission, or a message after one, to casework in the turn's transaction."""
+        if self.casework is None:
+            return
+        if result.submitted_case_id is not None:
+            self.casework.on_submitted(session, result.submitted_case_id, now)
+        if result.case_message is not None and case_id is not None:
+            self.casework.on_reporter_message(session, case_id, result.case_message, now)
 
     def start(self, channel: str, locale: str | None = None,
               identity_hash: str | None = None) -> Turn:
@@ -102,6 +126,7 @@ class IntakeService:
                             return Turn(conversation.id, replayed)
                     result = self.engine.handle(session, conversation, text, now)
                     _describe(result, conversation)
+                    self._casework(session, result, conversation.case_id, now)
                     conversation.last_message_id = message_id
                     conversation.last_result = result.to_json() if message_id else None
                     self.engine.save(session, conversation)
@@ -183,6 +208,7 @@ class IntakeService:
         else:
             result = self.engine.handle(session, conversation, text, now)
         _describe(result, conversation)
+        self._casework(session, result, conversation.case_id, now)
         if after_turn is not None:
             after_turn(session, conversation, result)
         self.engine.save(session, conversation)

@@ -12,8 +12,10 @@ from typing import Any
 from flask import Flask, Response, request
 from sqlalchemy.engine.url import make_url
 
+from bot.email import EmailSender
 from intake import crypto
 from intake.areas import parse_areas
+from intake.casework import Casework, CaseworkSettings
 from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
 from intake.outbox import Outbox, OutboxWorker
@@ -90,8 +92,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     outbox = Outbox(sessions, max_attempts=int(app.config["OUTBOX_MAX_ATTEMPTS"]))
     sms.configure(app, outbox)
     telegram.configure(app, outbox)
-    Services(db, sessions, IntakeService(sessions, Engine(settings)), outbox,
-             OutboxWorker(outbox)).init_app(app)
+    _configure_email(app, outbox)
+    casework = Casework(CaseworkSettings(
+        public_url=app.config.get("PUBLIC_URL"),
+        escalate_urgent_after=timedelta(minutes=float(app.config["ESCALATE_URGENT_MINUTES"])),
+        escalate_after_working_days=int(app.config["ESCALATE_WORKING_DAYS"]),
+    ))
+    Services(db, sessions, IntakeService(sessions, Engine(settings), casework=casework),
+             outbox, OutboxWorker(outbox), casework).init_app(app)
 
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
@@ -100,6 +108,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(telegram.bp)
     app.after_request(_security_headers)
     return app
+
+
+def _configure_email(app: Flask, outbox: Outbox) -> None:
+    """Send email alerts through SMTP when ``SMTP_HOST`` and ``SMTP_FROM`` are set."""
+    config = app.config
+    if not (config.get("SMTP_HOST") and config.get("SMTP_FROM")):
+        return
+    outbox.register(EmailSender(
+        config["SMTP_HOST"], int(config["SMTP_PORT"]), sender=config["SMTP_FROM"],
+        username=config.get("SMTP_USERNAME"), password=config.get("SMTP_PASSWORD"),
+        starttls=str(config.get("SMTP_STARTTLS")).lower() in ("1", "true", "yes"),
+        timeout=float(config["PROVIDER_TIMEOUT_SECONDS"]),
+    ))
 
 
 def _security_headers(response: Response) -> Response:

@@ -21,11 +21,21 @@ from telegram import Bot
 from bot.telegram import make_bot
 from bot.terminal import TerminalAdapter
 from intake.cases import case_to_dict, get_case, list_cases
+from intake.casework import (
+    ALERT_CHANNELS,
+    ROLES,
+    OfficerError,
+    add_officer,
+    disable_officer,
+    find_officer,
+    list_officers,
+    open_caseloads,
+)
 from intake.db import transaction
 from intake.detect import warm_up as detect_warm_up
 from intake.languages import LANGUAGES
 from intake.languages import as_json as languages_json
-from intake.models import Case, OutboxMessage
+from intake.models import Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
 from intake.whenparse import warm_up
 from web import create_app
@@ -63,17 +73,29 @@ PROCESSED_KEPT = timedelta(days=7)
 REPLIES_KEPT = timedelta(hours=1)
 
 
-def _expiry_loop(app: Flask, stop: threading.Event) -> None:
-    interval = float(app.config["EXPIRY_INTERVAL_SECONDS"])
+def run_jobs(app: Flask) -> dict[str, int]:
+    """The background jobs, once: escalate unacknowledged alerts, delete abandoned
+    conversations, forget old processed-message records and dead messages' words."""
+    the = services(app)
+    now = the.intake.clock()
+    with transaction(the.sessions) as session:
+        escalated = the.casework.escalate_due(session, now)
+    if escalated:
+        the.worker.kick()
+    expired = the.intake.expire()
+    the.intake.forget_processed(now - PROCESSED_KEPT, now - REPLIES_KEPT)
+    the.outbox.purge(now - the.intake.engine.settings.conversation_ttl)
+    return {"escalated": escalated, "expired": expired}
+
+
+def _jobs_loop(app: Flask, stop: threading.Event) -> None:
+    interval = min(float(app.config["EXPIRY_INTERVAL_SECONDS"]),
+                   float(app.config["JOBS_INTERVAL_SECONDS"]))
     while not stop.is_set():
         try:
-            the = services(app)
-            now = the.intake.clock()
-            the.intake.expire()
-            the.intake.forget_processed(now - PROCESSED_KEPT, now - REPLIES_KEPT)
-            the.outbox.purge(now - the.intake.engine.settings.conversation_ttl)
+            run_jobs(app)
         except Exception:
-            log.exception("expiring abandoned conversations failed; will retry")
+            log.exception("background jobs failed; will retry")
         stop.wait(interval)
 
 
@@ -83,7 +105,11 @@ def _expiry_loop(app: Flask, stop: threading.Event) -> None:
 @click.option("--threads", default=None, type=click.IntRange(1, 256),
               help="Worker threads of the WSGI server [default: 1 on SQLite, else 8].")
 def serve(host: str, port: int, threads: int | None) -> None:
-    """Serve the web chat and API with the production WSGI server (waitress)."""
+    """Serve the web chat and API with the production WSGI server (waitress).
+
+    Also runs the background work: delivering the outbox, escalating unacknowledged
+    alerts, deleting abandoned conversations. Use `worker` instead when several web
+    processes share one database."""
     from waitress import serve as waitress_serve
 
     app = _app()
@@ -92,7 +118,7 @@ def serve(host: str, port: int, threads: int | None) -> None:
     warm_up([language.code for language in LANGUAGES])
     detect_warm_up([language.code for language in LANGUAGES])
     stop = threading.Event()
-    worker = threading.Thread(target=_expiry_loop, args=(app, stop), name="expiry", daemon=True)
+    worker = threading.Thread(target=_jobs_loop, args=(app, stop), name="jobs", daemon=True)
     worker.start()
     outbox = services(app).worker.start()
     click.echo(f"hatereport: web chat at http://{host}:{port}/ (Ctrl+C to stop)")
@@ -158,6 +184,7 @@ def cases_show(reference: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
+    timeline = data.pop("timeline")
     for key, value in data.items():
         if key == "interpreter":
             # Flagged for the officer (§4.14): the language to book an interpreter in.
@@ -167,6 +194,13 @@ def cases_show(reference: str, as_json: bool) -> None:
         elif isinstance(value, list):
             value = ", ".join(value) or "-"
         click.echo(f"{key.replace('_', ' '):>22}: {value if value not in (None, '') else '-'}")
+    click.echo(f"{'timeline':>22}:")
+    for event in timeline:
+        details = ", ".join(f"{k}: {v}" for k, v in event.items()
+                            if k not in ("at", "kind", "text") and v not in (None, "", []))
+        words = f" \"{event['text']}\"" if event.get("text") else ""
+        click.echo(f"{'':>24}{event['at']} {event['kind']}{words}"
+                   f"{' (' + details + ')' if details else ''}")
 
 
 @main.command()
@@ -316,3 +350,142 @@ async def _poll(app: Flask, bot: Bot, once: bool) -> None:
                 if offset is not None:  # confirm what was applied
                     await bot.get_updates(offset=offset, timeout=0)
                 return
+
+
+@main.command()
+@click.option("--once", is_flag=True,
+              help="Do what is due now (jobs, then the outbox until nothing is due), then exit.")
+def worker(once: bool) -> None:
+    """Run the background work on its own: the outbox and the jobs (for deployments with
+    several web processes on one database; `serve` runs it itself otherwise)."""
+    app = _app()
+    the = services(app)
+    if once:
+        done = run_jobs(app)
+        sent = 0
+        while (report := the.outbox.deliver_due()).sent or report.retrying:
+            sent += report.sent
+            if not report.sent:
+                break
+        click.echo(f"escalated {done['escalated']}, expired {done['expired']}, sent {sent}")
+        return
+    stop = threading.Event()
+    jobs = threading.Thread(target=_jobs_loop, args=(app, stop), name="jobs", daemon=True)
+    jobs.start()
+    outbox_worker = the.worker.start()
+    click.echo("hatereport worker: delivering the outbox and running jobs (Ctrl+C to stop)")
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        outbox_worker.stop()
+
+
+@main.group()
+def officers() -> None:
+    """Officers and managers: who works cases, where, and how they are alerted."""
+
+
+@officers.command("add")
+@click.option("--name", required=True, help="Their name as officers and reporters see it.")
+@click.option("--email", required=True, help="Sign-in name and email address.")
+@click.option("--phone", help="Mobile number in international form (+44...), for SMS alerts.")
+@click.option("--telegram-chat", "telegram_chat", help="Telegram chat id, for Telegram alerts.")
+@click.option("--areas", default="", help="Comma-separated areas they cover, e.g. 'Abbey,Darley'.")
+@click.option("--role", type=click.Choice(ROLES), default="officer", show_default=True)
+@click.option("--duty", is_flag=True, help="On the duty rota: urgent cases and cases with no area.")
+@click.option("--alerts", type=click.Choice(ALERT_CHANNELS), default="email",
+              show_default=True, help="How they are alerted to new cases.")
+@click.option("--password-stdin", "password_stdin", is_flag=True,
+              help="Read the password from standard input instead of asking for it.")
+def officers_add(name: str, email: str, phone: str | None, telegram_chat: str | None,
+                 areas: str, role: str, duty: bool, alerts: str, password_stdin: bool) -> None:
+    """Add an officer or manager (a password is asked for, twice)."""
+    app = _app()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    known = set(services(app).intake.engine.settings.areas)
+    wanted = [area.strip() for area in areas.split(",") if area.strip()]
+    unknown = [area for area in wanted if area not in known]
+    if unknown:
+        raise click.ClickException(
+            f"unknown area(s): {', '.join(unknown)} (areas: {', '.join(sorted(known))})")
+    the = services(app)
+    try:
+        with transaction(the.sessions) as session:
+            officer = add_officer(
+                session, name=name, email=email, password=password, now=the.intake.clock(),
+                role=role, areas=wanted, duty=duty, alerts=alerts, phone=phone,
+                telegram_chat=telegram_chat)
+            summary = _officer_line(officer)
+    except OfficerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {summary}")
+
+
+@officers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def officers_list(as_json: bool) -> None:
+    """Officers and managers, with their areas, duty, alerts and open caseload."""
+    app = _app()
+    the = services(app)
+    with the.sessions() as session:
+        loads = open_caseloads(session)
+        found: list[dict[str, Any]] = [
+                 {"name": officer.name, "email": officer.email, "role": officer.role,
+                  "areas": list(officer.areas), "duty": officer.duty, "alerts": officer.alerts,
+                  "active": officer.active, "open_cases": loads.get(officer.id, 0)}
+                 for officer in list_officers(session)]
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("No officers yet: add one with `hatereport officers add`.")
+    for entry in found:
+        flags = [entry["role"]] + (["duty"] if entry["duty"] else []) + (
+            [] if entry["active"] else ["DISABLED"])
+        click.echo(f"{entry['email']:<32} {entry['name']:<24} {' '.join(flags):<20} "
+                   f"alerts: {entry['alerts']:<8} open: {entry['open_cases']:<3} "
+                   f"areas: {', '.join(entry['areas']) or '-'}")
+
+
+@officers.command("disable")
+@click.argument("email")
+def officers_disable(email: str) -> None:
+    """Stop an officer signing in and receiving new cases."""
+    app = _app()
+    try:
+        with transaction(services(app).sessions) as session:
+            disable_officer(session, email)
+    except OfficerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"disabled {email}")
+
+
+def _officer_line(officer: Officer) -> str:
+    return (f"{officer.role} {officer.name} <{officer.email}>, alerts by {officer.alerts}, "
+            f"areas: {', '.join(officer.areas) or '-'}{', on duty' if officer.duty else ''}")
+
+
+@cases.command("ack")
+@click.argument("reference")
+@click.option("--officer", "email", required=True, help="The acknowledging officer's email.")
+def cases_ack(reference: str, email: str) -> None:
+    """Acknowledge a case's alert (stops its escalation to managers)."""
+    app = _app()
+    the = services(app)
+    with transaction(the.sessions) as session:
+        case = get_case(session, reference)
+        officer = find_officer(session, email)
+        if case is None:
+            raise click.ClickException(f"no case with reference {reference}")
+        if officer is None or not officer.active:
+            raise click.ClickException(f"no active officer with email {email}")
+        if officer.role != "manager" and case.officer_id != officer.id:
+            raise click.ClickException("only the case's officer or a manager can acknowledge it")
+        fresh = the.casework.acknowledge(session, case, officer, the.intake.clock())
+    click.echo("acknowledged" if fresh else "already acknowledged")

@@ -48,6 +48,19 @@ class DefaultConfig:
     PROVIDER_TIMEOUT_SECONDS = 10.0
     #: Attempts before an outbound message is marked dead (kept, shown to managers).
     OUTBOX_MAX_ATTEMPTS = 20
+    #: Minutes an urgent case's alert may wait to be acknowledged before managers are told.
+    ESCALATE_URGENT_MINUTES = 60
+    #: Working days (Monday to Friday) for any other case.
+    ESCALATE_WORKING_DAYS = 1
+    #: Seconds between runs of the background jobs (escalations, clean-ups).
+    JOBS_INTERVAL_SECONDS = 60.0
+    #: Email for officer alerts. Read from the unprefixed SMTP_* variables.
+    SMTP_HOST: str | None = None
+    SMTP_PORT = 25
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_FROM: str | None = None
+    SMTP_STARTTLS = False
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -70,4 +83,5 @@ PROVIDER_VARIABLES = (
     "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER",
     "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_API_BASE_URL",
     "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
+    "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS",
 )

@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.casework import Casework
 from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
 
@@ -24,6 +25,7 @@ class Services:
     outbox: Outbox
     #: Delivers the outbox in the background once started (``serve`` starts it).
     worker: OutboxWorker
+    casework: Casework
 
     def init_app(self, app: Flask) -> None:
         """Bind to ``app``."""

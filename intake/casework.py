@@ -1,0 +1,320 @@
+"""Casework: officers, allocation on submit, officer alerts, escalation, reporters' messages.
+
+A submitted case goes at once (§4.2) to one officer, the reporter's single point of
+contact (§4.6): the officer covering its area with the fewest open cases; an urgent case
+(danger now, injury, a child or vulnerable adult at risk) or one with no area goes to
+the duty officer, and an urgent one is copied to a manager. Every alert is an outbox
+message written in the same transaction as the allocation, on the channel the officer
+chose, and carries the reference, the urgency and a link: never special-category
+details. An alert not acknowledged in time (an hour if urgent, else one working day)
+goes to the managers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.models import Case, CaseEvent, Officer
+from intake.outbox import enqueue
+
+log = logging.getLogger(__name__)
+
+ROLES = ("officer", "manager")
+ALERT_CHANNELS = ("email", "sms", "telegram")
+MIN_PASSWORD_CHARS = 12
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+_HASHER = PasswordHasher()
+
+
+class OfficerError(ValueError):
+    """An officer's details are not acceptable (the message says why)."""
+
+
+@dataclass(frozen=True)
+class CaseworkSettings:
+    """What casework needs from configuration."""
+
+    #: The service's public base URL, for links in alerts (None: the reference only).
+    public_url: str | None = None
+    escalate_urgent_after: timedelta = timedelta(hours=1)
+    escalate_after_working_days: int = 1
+
+
+# -- officers --------------------------------------------------------------------------
+
+
+def add_officer(
+    session: Session,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    now: datetime,
+    role: str = "officer",
+    areas: list[str] | None = None,
+    duty: bool = False,
+    alerts: str = "email",
+    phone: str | None = None,
+    telegram_chat: str | None = None,
+) -> Officer:
+    """Register an officer or manager; raises :class:`OfficerError` on bad details."""
+    name, email = name.strip(), email.strip().lower()
+    if not name:
+        raise OfficerError("a name is required")
+    if not _EMAIL.match(email):
+        raise OfficerError(f"not an email address: {email!r}")
+    if role not in ROLES:
+        raise OfficerError(f"role must be one of {', '.join(ROLES)}")
+    if alerts not in ALERT_CHANNELS:
+        raise OfficerError(f"alerts must be one of {', '.join(ALERT_CHANNELS)}")
+    phone = phone.replace(" ", "") if phone else None
+    if phone is not None and not _PHONE.match(phone):
+        raise OfficerError("the phone number must be in international form, e.g. +447700900123")
+    if telegram_chat is not None and not re.fullmatch(r"-?[0-9]{1,20}", telegram_chat.strip()):
+        raise OfficerError("the Telegram chat must be a numeric chat id")
+    if alerts == "sms" and not phone:
+        raise OfficerError("SMS alerts need --phone")
+    if alerts == "telegram" and not telegram_chat:
+        raise OfficerError("Telegram alerts need --telegram-chat")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise OfficerError(f"the password must be at least {MIN_PASSWORD_CHARS} characters")
+    if session.scalar(select(Officer.id).where(Officer.email == email)) is not None:
+        raise OfficerError(f"an officer with email {email} already exists")
+    officer = Officer(
+        name=name, email=email, phone=phone,
+        telegram_chat=telegram_chat.strip() if telegram_chat else None,
+        areas=[area.strip() for area in (areas or []) if area.strip()], role=role, duty=duty,
+        alerts=alerts, password_hash=_HASHER.hash(password), active=True, created_at=now,
+    )
+    session.add(officer)
+    session.flush()
+    return officer
+
+
+def verify_password(officer: Officer, password: str) -> bool:
+    """Check ``password`` against the officer's argon2 hash."""
+    try:
+        return bool(_HASHER.verify(officer.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def list_officers(session: Session) -> list[Officer]:
+    """Every officer and manager, active first, then by name."""
+    return list(session.scalars(select(Officer).order_by(Officer.active.desc(), Officer.name)))
+
+
+def find_officer(session: Session, email: str) -> Officer | None:
+    return session.scalar(select(Officer).where(Officer.email == email.strip().lower()))
+
+
+def disable_officer(session: Session, email: str) -> Officer:
+    """Stop an officer signing in and receiving new cases (their cases stay theirs until
+    a manager reallocates them)."""
+    officer = find_officer(session, email)
+    if officer is None:
+        raise OfficerError(f"no officer with email {email}")
+    officer.active = False
+    return officer
+
+
+def open_caseloads(session: Session) -> dict[int, int]:
+    """Open cases per officer id."""
+    rows = session.execute(
+        select(Case.officer_id, func.count()).where(Case.status == "open",
+                                                    Case.officer_id.is_not(None))
+        .group_by(Case.officer_id)
+    )
+    return {int(officer_id): int(count) for officer_id, count in rows if officer_id is not None}
+
+
+# -- events and alerts -----------------------------------------------------------------
+
+
+def add_event(session: Session, case: Case, kind: str, now: datetime, *,
+              officer: Officer | None = None, text: str | None = None,
+              **data: Any) -> CaseEvent:
+    """Append to the case's timeline."""
+    event = CaseEvent(case_id=case.id, at=now, kind=kind,
+                      officer_id=officer.id if officer else None, text=text, data=data)
+    session.add(event)
+    session.flush()
+    return event
+
+
+ALERT_WORDS = {
+    "new": "New case",
+    "copy": "Urgent case (copy for managers)",
+    "escalation": "Not acknowledged in time",
+    "message": "New message from the reporter on case",
+}
+
+
+class Casework:
+    """Allocation, alerts and escalation, run inside the caller's transaction."""
+
+    def __init__(self, settings: CaseworkSettings | None = None) -> None:
+        self.settings = settings or CaseworkSettings()
+
+    def link(self, case: Case) -> str:
+        base = (self.settings.public_url or "").rstrip("/")
+        return f"{base}/cases/{case.reference}" if base else f"case {case.reference}"
+
+    def alert(self, session: Session, officer: Officer, case: Case, kind: str,
+              now: datetime, key: str) -> bool:
+        """Queue an alert to ``officer`` about ``case``: reference, urgency and a link only.
+        False if this alert (``key``) was queued before."""
+        urgency = "URGENT. " if case.urgent else ""
+        subject = f"hatereport: {urgency}{ALERT_WORDS[kind]} {case.reference}"
+        text = f"{subject}\n{self.link(case)}"
+        channel, address = officer.alerts, None
+        if channel == "sms":
+            address = officer.phone
+        elif channel == "telegram":
+            address = officer.telegram_chat
+        if not address:
+            channel, address = "email", officer.email
+        payload: dict[str, Any] = {"text": text}
+        if channel == "email":
+            payload["subject"] = subject
+        elif channel == "telegram":
+            payload["method"] = "sendMessage"
+        queued = enqueue(session, channel, address, payload, "alert", now,
+                         idempotency_key=f"alert:{key}")
+        if queued is not None:
+            add_event(session, case, "alert_queued", now, officer=officer, alert=kind,
+                      channel=channel)
+        return queued is not None
+
+    # -- on submit ---------------------------------------------------------------------
+
+    def on_submitted(self, session: Session, case_id: int, now: datetime) -> None:
+        """Allocate a just-submitted case and alert its officer (and a manager if urgent)."""
+        case = session.get(Case, case_id)
+        if case is None:
+            return
+        add_event(session, case, "submitted", now)
+        officer, reason = self.choose_officer(session, case)
+        if officer is None:
+            add_event(session, case, "unallocated", now, reason="no active officer")
+            log.warning("case %s could not be allocated: no active officer", case.reference)
+            return
+        self.assign(session, case, officer, now, reason)
+        if case.urgent:
+            manager = self.manager_for_copy(session, exclude=officer)
+            if manager is not None:
+                self.alert(session, manager, case, "copy", now,
+                           f"copy:{case.id}:{manager.id}")
+
+    def choose_officer(self, session: Session, case: Case) -> tuple[Officer | None, str]:
+        """Who gets ``case``, and why (area, urgency, no area, nobody covering the area)."""
+        officers = list(session.scalars(select(Officer).where(Officer.active.is_(True))))
+        duty = [officer for officer in officers if officer.duty]
+        if case.urgent:
+            pool, reason = duty, "urgent: duty officer"
+        elif not case.area:
+            pool, reason = duty, "no area: duty officer"
+        else:
+            pool = [officer for officer in officers
+                    if officer.role == "officer" and case.area in officer.areas]
+            reason = f"covers {case.area}"
+            if not pool:
+                pool, reason = duty, f"nobody covers {case.area}: duty officer"
+        if not pool:
+            pool = [officer for officer in officers if officer.role == "officer"] or officers
+            reason += " (none on duty: least busy)"
+        if not pool:
+            return None, "no active officer"
+        loads = open_caseloads(session)
+        return min(pool, key=lambda officer: (loads.get(officer.id, 0), officer.id)), reason
+
+    def manager_for_copy(self, session: Session, exclude: Officer) -> Officer | None:
+        managers = [officer for officer in session.scalars(
+            select(Officer).where(Officer.active.is_(True), Officer.role == "manager")
+            .order_by(Officer.duty.desc(), Officer.id)) if officer.id != exclude.id]
+        return managers[0] if managers else None
+
+    def assign(self, session: Session, case: Case, officer: Officer, now: datetime,
+               reason: str, by: Officer | None = None) -> None:
+        """Make ``officer`` the case's single point of contact and alert them."""
+        case.officer_id = officer.id
+        case.allocated_at = now
+        case.acknowledged_at = None
+        case.escalated_at = None
+        add_event(session, case, "allocated", now, officer=by, to=officer.id, reason=reason)
+        count = session.scalar(select(func.count()).select_from(CaseEvent).where(
+            CaseEvent.case_id == case.id, CaseEvent.kind == "allocated")) or 0
+        self.alert(session, officer, case, "new", now, f"new:{case.id}:{officer.id}:{count}")
+
+    # -- acknowledgement and escalation ---------------------------------------------------
+
+    def acknowledge(self, session: Session, case: Case, officer: Officer, now: datetime
+                    ) -> bool:
+        """The officer has seen the alert; False if it was acknowledged already."""
+        if case.acknowledged_at is not None:
+            return False
+        case.acknowledged_at = now
+        add_event(session, case, "acknowledged", now, officer=officer)
+        return True
+
+    def escalation_due_at(self, case: Case) -> datetime | None:
+        """When an unacknowledged allocation goes to the managers."""
+        if case.allocated_at is None:
+            return None
+        if case.urgent:
+            return case.allocated_at + self.settings.escalate_urgent_after
+        return add_working_days(case.allocated_at, self.settings.escalate_after_working_days)
+
+    def escalate_due(self, session: Session, now: datetime) -> int:
+        """Alert the managers about every allocation left unacknowledged too long."""
+        waiting = session.scalars(select(Case).where(
+            Case.status == "open", Case.officer_id.is_not(None),
+            Case.acknowledged_at.is_(None), Case.escalated_at.is_(None)))
+        managers = list(session.scalars(select(Officer).where(
+            Officer.active.is_(True), Officer.role == "manager")))
+        count = 0
+        for case in waiting:
+            due = self.escalation_due_at(case)
+            if due is None or due > now:
+                continue
+            case.escalated_at = now
+            add_event(session, case, "escalated", now, managers=[m.id for m in managers])
+            for manager in managers:
+                self.alert(session, manager, case, "escalation", now,
+                           f"escalation:{case.id}:{manager.id}:{case.allocated_at}")
+            count += 1
+        return count
+
+    # -- the reporter writes again ----------------------------------------------------------
+
+    def on_reporter_message(self, session: Session, case_id: int, text: str,
+                            now: datetime) -> None:
+        """A message after submission: onto the case's timeline, and to its officer."""
+        case = session.get(Case, case_id)
+        if case is None:
+            return
+        event = add_event(session, case, "reporter_message", now, text=text)
+        officer = session.get(Officer, case.officer_id) if case.officer_id else None
+        if officer is not None and officer.active:
+            self.alert(session, officer, case, "message", now, f"message:{event.id}")
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """``start`` plus ``days`` working days (Monday to Friday), at the same time of day."""
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current

@@ -1,0 +1,71 @@
+"""officers, allocation, case timeline
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-27
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "officers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("phone", sa.Text(), nullable=True),
+        sa.Column("telegram_chat", sa.Text(), nullable=True),
+        sa.Column("areas", sa.JSON(), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("duty", sa.Boolean(), nullable=False),
+        sa.Column("alerts", sa.String(length=16), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("email"),
+    )
+    op.create_table(
+        "case_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("officer_id", sa.Integer(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["officer_id"], ["officers.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_case_events_case_id", "case_events", ["case_id"])
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("officer_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("allocated_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("acknowledged_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("escalated_at", sa.DateTime(), nullable=True))
+        batch.create_foreign_key("fk_cases_officer_id", "officers", ["officer_id"], ["id"])
+        batch.create_index("ix_cases_officer_id", ["officer_id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_index("ix_cases_officer_id")
+        batch.drop_constraint("fk_cases_officer_id", type_="foreignkey")
+        batch.drop_column("escalated_at")
+        batch.drop_column("acknowledged_at")
+        batch.drop_column("allocated_at")
+        batch.drop_column("officer_id")
+    op.drop_table("case_events")
+    op.drop_table("officers")
