@@ -230,3 +230,22 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")
+
+
+class AuditEntry(Base):
+    """Who read or changed what, when: every read of a case is written here (managers
+    read the log)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)
+    #: ``view_case``, ``denied``, ``acknowledge``, ``sign_in``, ``sign_in_failed``...
+    action: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"),
+                                                index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    officer: Mapped[Officer | None] = relationship(lazy="selectin")
+    case: Mapped[Case | None] = relationship(lazy="selectin")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine.url import make_url
 
 from bot.email import EmailSender
@@ -20,7 +22,7 @@ from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
 from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
-from web import chat, sms, telegram
+from web import chat, dashboard, sms, telegram
 from web.config import PROVIDER_VARIABLES, DefaultConfig
 from web.extensions import Services
 
@@ -82,6 +84,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     crypto.configure(
         _secret(app, "DATA_KEY", "DATA_KEY_FILE"), _secret(app, "HASH_KEY", "HASH_KEY_FILE")
     )
+    if app.config.get("TESTING") and not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
+    app.config["SECRET_KEY"] = _secret(app, "SECRET_KEY", "SECRET_KEY_FILE")
+    app.permanent_session_lifetime = timedelta(minutes=float(app.config["SESSION_MINUTES"]))
     db = make_engine(app.config["DATABASE_URL"])
     migrate(db)
     sessions = make_sessionmaker(db)
@@ -106,6 +112,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(chat.bp)
     app.register_blueprint(sms.bp)
     app.register_blueprint(telegram.bp)
+    dashboard.init_app(app)
+    # Every form is CSRF-protected; the chat's JSON API (no cookies) and the signed
+    # provider webhooks are not forms.
+    csrf = CSRFProtect(app)
+    for blueprint in (chat.bp, sms.bp, telegram.bp):
+        csrf.exempt(blueprint)
     app.after_request(_security_headers)
     return app
 

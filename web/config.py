@@ -61,6 +61,13 @@ class DefaultConfig:
     SMTP_PASSWORD: str | None = None
     SMTP_FROM: str | None = None
     SMTP_STARTTLS = False
+    #: Signs the officers' session cookie; generated into var/secret.key when unset (SQLite).
+    SECRET_KEY: str | None = None
+    SECRET_KEY_FILE = str(VAR_DIR / "secret.key")
+    #: Minutes without a request after which an officer's session ends.
+    SESSION_MINUTES = 30
+    SESSION_COOKIE_NAME = "hatereport_staff"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,4 +1,4 @@
-"""officers, allocation, case timeline
+"""officers, allocation, case timeline, audit log
 
 Revision ID: 0003
 Revises: 0002
@@ -50,6 +50,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_case_events_case_id", "case_events", ["case_id"])
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("officer_id", sa.Integer(), nullable=True),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["officer_id"], ["officers.id"]),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_index("ix_audit_log_officer_id", "audit_log", ["officer_id"])
+    op.create_index("ix_audit_log_case_id", "audit_log", ["case_id"])
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("officer_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("allocated_at", sa.DateTime(), nullable=True))
@@ -67,5 +82,6 @@ def downgrade() -> None:
         batch.drop_column("acknowledged_at")
         batch.drop_column("allocated_at")
         batch.drop_column("officer_id")
+    op.drop_table("audit_log")
     op.drop_table("case_events")
     op.drop_table("officers")

@@ -1,0 +1,165 @@
+"""The officer dashboard over HTTP: sign-in, CSRF, who sees what, the audit log."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from intake.casework import add_officer
+from intake.db import transaction
+from intake.models import AuditEntry, Case
+from web import create_app
+from web.extensions import services
+
+from ..intake.test_engine import NAMED, drive
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def app(tmp_path, data_key, clock):
+    from ..conftest import HASH_KEY
+
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'dash.db'}",
+        "DATA_KEY": data_key,
+        "HASH_KEY": HASH_KEY,
+        "SESSION_COOKIE_SECURE": False,
+        "PUBLIC_URL": "https://report.example.org",
+    })
+    services(app).intake.clock = clock
+    the = services(app)
+    with transaction(the.sessions) as session:
+        add_officer(session, name="Olive Officer", email="olive@landlord.example",
+                    password=PASSWORD, now=clock(), areas=["Normanton"])
+        add_officer(session, name="Ned Other", email="ned@landlord.example",
+                    password=PASSWORD, now=clock(), areas=["Sinfin"], duty=True)
+        add_officer(session, name="Mina Manager", email="mina@landlord.example",
+                    password=PASSWORD, now=clock(), role="manager")
+    yield app
+    the.db.dispose()
+
+
+def submit_case(app) -> str:
+    service = services(app).intake
+    conversation_id = drive(service, NAMED)
+    return service.send(conversation_id, "submit").result.reference
+
+
+def csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    token = csrf(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": token})
+
+
+def test_cases_need_signing_in(app):
+    client = app.test_client()
+    reference = submit_case(app)
+    response = client.get(f"/cases/{reference}")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_form_without_its_csrf_token_is_refused(app):
+    client = app.test_client()
+    client.get("/login")
+    response = client.post("/login", data={"email": "olive@landlord.example",
+                                           "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/cases").status_code == 302  # not signed in
+
+
+def test_wrong_passwords_are_refused_and_repeated_failures_lock_the_address(app):
+    client = app.test_client()
+    page = sign_in(client, "olive@landlord.example", "wrong password!!").get_data(as_text=True)
+    assert "do not match" in page
+    for _ in range(5):
+        sign_in(client, "olive@landlord.example", "wrong password!!")
+    page = sign_in(client, "olive@landlord.example").get_data(as_text=True)
+    assert "Too many failed attempts" in page
+
+
+def test_an_officer_sees_their_case_and_every_read_is_audited(app):
+    reference = submit_case(app)  # Normanton: Olive's patch
+    client = app.test_client()
+    assert sign_in(client, "olive@landlord.example").status_code == 302
+    listing = client.get("/cases").get_data(as_text=True)
+    assert reference in listing
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    assert NAMED["description"].replace("'", "&#39;") in page
+    assert "Olive Officer" in page and "escalates to managers" in page
+    with services(app).sessions() as session:
+        actions = [(entry.action, entry.case.reference if entry.case else None)
+                   for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert ("view_case", reference) in actions and ("sign_in", None) in actions
+
+
+def test_another_officer_gets_a_404_and_the_attempt_is_audited(app):
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "ned@landlord.example")
+    assert reference not in client.get("/cases").get_data(as_text=True)
+    assert client.get(f"/cases/{reference}").status_code == 404
+    with services(app).sessions() as session:
+        denied = session.scalars(select(AuditEntry).where(AuditEntry.action == "denied")).all()
+        assert [entry.data["reason"] for entry in denied] == ["not their case"]
+
+
+def test_a_manager_sees_every_case_and_the_audit_log(app):
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "mina@landlord.example")
+    assert reference in client.get("/cases").get_data(as_text=True)
+    assert client.get(f"/cases/{reference}").status_code == 200
+    log = client.get("/audit").get_data(as_text=True)
+    assert "view case" in log and reference in log
+    officer = app.test_client()
+    sign_in(officer, "olive@landlord.example")
+    assert officer.get("/audit").status_code == 403
+
+
+def test_acknowledging_stops_the_escalation_clock(app, clock):
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    response = client.post(f"/cases/{reference}/acknowledge", data={"csrf_token": csrf(page)})
+    assert response.status_code == 302
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case.acknowledged_at == clock()
+    clock.advance(days=3)
+    with transaction(services(app).sessions) as session:
+        assert services(app).casework.escalate_due(session, clock()) == 0
+
+
+def test_the_session_ends_after_the_idle_timeout(app):
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    cookie = client.get_cookie("hatereport_staff")
+    assert cookie is not None and cookie.http_only
+    assert app.permanent_session_lifetime.total_seconds() == 30 * 60
+    assert cookie.expires is not None  # a permanent session: it lapses, refreshed per request
+
+
+def test_signing_out_needs_the_form_and_ends_the_session(app):
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    page = client.get("/cases").get_data(as_text=True)
+    assert client.post("/logout", data={"csrf_token": csrf(page)}).status_code == 302
+    assert client.get("/cases").status_code == 302
+
+
+def test_the_web_chat_still_sets_no_cookie(app):
+    client = app.test_client()
+    client.get("/")
+    client.post("/api/chat", json={})
+    assert client.get_cookie("hatereport_staff") is None
