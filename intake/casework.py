@@ -157,7 +157,11 @@ ALERT_WORDS = {
     "copy": "Urgent case (copy for managers)",
     "escalation": "Not acknowledged in time",
     "message": "New message from the reporter on case",
+    "reminder": "Fortnightly update due in 2 days for case",
+    "contact_due": "Contact the reporter now (fortnightly update) on case",
 }
+#: Reporters hear about their case at least this often (§4.14).
+UPDATE_PERIOD = timedelta(days=14)
 
 
 class Casework:
@@ -204,6 +208,7 @@ class Casework:
         if case is None:
             return
         add_event(session, case, "submitted", now)
+        case.next_update_due_at = now + UPDATE_PERIOD
         officer, reason = self.choose_officer(session, case)
         if officer is None:
             add_event(session, case, "unallocated", now, reason="no active officer")

@@ -125,6 +125,9 @@ class Case(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: When an unacknowledged alert went to the managers.
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The fortnightly update to the reporter (§4.14): when the next is due, and the last.
+    next_update_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    last_update_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")
     events: Mapped[list[CaseEvent]] = relationship(

@@ -37,6 +37,8 @@ from intake.languages import LANGUAGES
 from intake.languages import as_json as languages_json
 from intake.models import Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
+from intake.updates import due_list
+from intake.updates import run_due as run_updates
 from intake.whenparse import warm_up
 from web import create_app
 from web.config import default_server_threads
@@ -74,18 +76,24 @@ REPLIES_KEPT = timedelta(hours=1)
 
 
 def run_jobs(app: Flask) -> dict[str, int]:
-    """The background jobs, once: escalate unacknowledged alerts, delete abandoned
-    conversations, forget old processed-message records and dead messages' words."""
+    """The background jobs, once: escalate unacknowledged alerts, queue the fortnightly
+    updates and reminders due, delete abandoned conversations, forget old
+    processed-message records and dead messages' words."""
     the = services(app)
     now = the.intake.clock()
     with transaction(the.sessions) as session:
         escalated = the.casework.escalate_due(session, now)
-    if escalated:
+    with transaction(the.sessions) as session:
+        updates = run_updates(session, now, the.casework)
+    if escalated or updates.sent or updates.reminders or updates.officer_to_contact:
         the.worker.kick()
     expired = the.intake.expire()
     the.intake.forget_processed(now - PROCESSED_KEPT, now - REPLIES_KEPT)
     the.outbox.purge(now - the.intake.engine.settings.conversation_ttl)
-    return {"escalated": escalated, "expired": expired}
+    return {"escalated": escalated, "expired": expired, "updates_sent": updates.sent,
+            "updates_for_officers": updates.officer_to_contact,
+            "updates_held_for_morning": updates.held_for_morning,
+            "reminders": updates.reminders}
 
 
 def _jobs_loop(app: Flask, stop: threading.Event) -> None:
@@ -367,7 +375,10 @@ def worker(once: bool) -> None:
             sent += report.sent
             if not report.sent:
                 break
-        click.echo(f"escalated {done['escalated']}, expired {done['expired']}, sent {sent}")
+        click.echo(f"escalated {done['escalated']}, updates queued {done['updates_sent']}, "
+                   f"updates for officers {done['updates_for_officers']}, held for the "
+                   f"morning {done['updates_held_for_morning']}, reminders "
+                   f"{done['reminders']}, expired {done['expired']}, messages sent {sent}")
         return
     stop = threading.Event()
     jobs = threading.Thread(target=_jobs_loop, args=(app, stop), name="jobs", daemon=True)
@@ -489,3 +500,27 @@ def cases_ack(reference: str, email: str) -> None:
             raise click.ClickException("only the case's officer or a manager can acknowledge it")
         fresh = the.casework.acknowledge(session, case, officer, the.intake.clock())
     click.echo("acknowledged" if fresh else "already acknowledged")
+
+
+@main.group()
+def updates() -> None:
+    """Fortnightly updates to reporters."""
+
+
+@updates.command("due")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def updates_due(as_json: bool) -> None:
+    """Open cases and when their next update is due, and how it will go."""
+    app = _app()
+    the = services(app)
+    with the.sessions() as session:
+        rows = due_list(session, the.intake.clock())
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("No open cases.")
+    for row in rows:
+        late = " OVERDUE" if row["overdue"] else ""
+        how = row["by"] if row["by"] != "officer" else f"officer ({row['why_officer']})"
+        click.echo(f"{row['reference']}  due {row['due_at']}{late}  by {how}")

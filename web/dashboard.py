@@ -38,10 +38,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from intake.cases import case_to_dict, get_case
-from intake.casework import find_officer, verify_password
+from intake.casework import add_event, find_officer, verify_password
 from intake.db import transaction
 from intake.models import AuditEntry, Case, Officer
 from intake.outbox import is_opted_out
+from intake.updates import route
 from web.extensions import services
 
 bp = Blueprint("dashboard", __name__)
@@ -229,8 +230,12 @@ def case_view(reference: str) -> str:
         escalates_at = (None if fresh.acknowledged_at
                         else services().casework.escalation_due_at(fresh))
         mine = fresh.officer_id == current_user.id
+        way = route(fresh)
+        next_update = {"due_at": fresh.next_update_due_at,
+                       "by": way.channel or "you (the officer)", "why": way.why_not}
     _audit("view_case", case)
     return render_template("dashboard/case.html", case=data, escalates_at=escalates_at,
+                           next_update=next_update,
                            can_acknowledge=(mine or current_user.is_manager)
                            and data["acknowledged_at"] is None and data["officer"] is not None)
 
@@ -248,6 +253,29 @@ def acknowledge(reference: str) -> Response:
         done = the.casework.acknowledge(db, fresh, officer, the.intake.clock())
     _audit("acknowledge", case)
     flash("Acknowledged." if done else "It was already acknowledged.")
+    return redirect(url_for("dashboard.case_view", reference=case.reference))
+
+
+@bp.post("/cases/<reference>/update")
+@login_required
+def write_update(reference: str) -> Response:
+    """An update for the reporter: it goes with their next fortnightly update."""
+    case = _case_or_404(reference)
+    text = (request.form.get("update") or "").strip()
+    if not text:
+        flash("Write the update first.")
+        return redirect(url_for("dashboard.case_view", reference=case.reference))
+    the = services()
+    with transaction(the.sessions) as db:
+        fresh = db.get(Case, case.id)
+        officer = db.get(Officer, current_user.id)
+        assert fresh is not None and officer is not None
+        add_event(db, fresh, "update_written", the.intake.clock(), officer=officer,
+                  text=text[:2000])
+        due = fresh.next_update_due_at
+    _audit("write_update", case)
+    when = due.strftime("%d %b %Y") if due else "the next update"
+    flash(f"Saved. It goes to the reporter with their next update ({when}).")
     return redirect(url_for("dashboard.case_view", reference=case.reference))
 
 

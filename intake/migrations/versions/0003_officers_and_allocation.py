@@ -70,6 +70,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("allocated_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("acknowledged_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("escalated_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("next_update_due_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("last_update_at", sa.DateTime(), nullable=True))
+        batch.create_index("ix_cases_next_update_due_at", ["next_update_due_at"])
         batch.create_foreign_key("fk_cases_officer_id", "officers", ["officer_id"], ["id"])
         batch.create_index("ix_cases_officer_id", ["officer_id"])
 
@@ -78,6 +81,9 @@ def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         batch.drop_index("ix_cases_officer_id")
         batch.drop_constraint("fk_cases_officer_id", type_="foreignkey")
+        batch.drop_index("ix_cases_next_update_due_at")
+        batch.drop_column("last_update_at")
+        batch.drop_column("next_update_due_at")
         batch.drop_column("escalated_at")
         batch.drop_column("acknowledged_at")
         batch.drop_column("allocated_at")

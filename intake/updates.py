@@ -1,0 +1,192 @@
+"""Fortnightly updates to reporters (§4.14: at least every fortnight, even with no news).
+
+Every open case whose reporter can be reached gets a status message on their channel
+and in their language when its update falls due: the officer's latest update if one was
+written since the last, otherwise a standard message (no new developments, who their
+officer is, how to reply). Then the next is due 14 days later.
+
+- **Never two for one period**: each message is queued with the key
+  ``update:<case>:<due time>``, so running the job twice (two workers, a restart)
+  queues it once.
+- **None missed after downtime**: the job looks for every case due *by now*, so the
+  first run after the service was down catches up (one message per case, not one per
+  missed fortnight).
+- **Quiet hours**: nothing goes out between 21:00 and 08:00 Europe/London; what falls
+  due then is held to the morning.
+- **Reachable only as the reporter allowed**: by SMS or Telegram when they chose "here,
+  in this chat", by SMS when they gave a mobile for texts, by email when they gave an
+  address; never when they said messages may not be left (someone else may see them),
+  never to an anonymous reporter (no channel is kept open). Otherwise the officer is
+  alerted to make contact the way the reporter asked. Opt-outs are honoured by the
+  outbox, which holds messages to an opted-out number.
+- **Officers are reminded** two days before an update is due.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.casework import UPDATE_PERIOD, Casework, add_event
+from intake.i18n import N_, gettext
+from intake.models import Case, CaseEvent, Officer
+from intake.outbox import enqueue
+
+PERIOD = UPDATE_PERIOD
+REMIND_BEFORE = timedelta(days=2)
+QUIET_FROM = time(21, 0)
+QUIET_UNTIL = time(8, 0)
+LONDON = ZoneInfo("Europe/London")
+
+STANDARD_UPDATE = N_(
+    "Update on your report %(reference)s: there is no news yet, but it is still being "
+    "worked on. Your officer is %(officer)s. Reply to this message to contact them."
+)
+OFFICER_UPDATE = N_("Update on your report %(reference)s from %(officer)s:")
+EMAIL_SUBJECT = N_("Your report %(reference)s")
+
+_UK_MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a reporter can be reached: a channel and an address, or why not."""
+
+    channel: str | None
+    address: str | None = None
+    why_not: str | None = None
+
+
+def uk_mobile(text: str) -> str | None:
+    """A UK mobile number in international form, if ``text`` is one."""
+    digits = re.sub(r"[\s()-]", "", text)
+    match = _UK_MOBILE.match(digits)
+    return f"+44{match.group(1)}" if match else None
+
+
+def route(case: Case) -> Route:
+    """Where this case's updates may go, as the reporter allowed."""
+    if case.anonymous:
+        return Route(None, why_not="anonymous: no channel kept open")
+    if case.leave_messages is False:
+        return Route(None, why_not="messages may not be left: contact as they asked")
+    method = case.contact_method
+    if method == "this_channel":
+        if case.channel in ("sms", "telegram") and case.channel_address:
+            return Route(case.channel, case.channel_address)
+        return Route(None, why_not=f"no address kept for the {case.channel} channel")
+    details = (case.contact_details or "").strip()
+    if method == "text" and uk_mobile(details):
+        return Route("sms", uk_mobile(details))
+    if method == "email" and _EMAIL.match(details):
+        return Route("email", details)
+    if method == "phone":
+        return Route(None, why_not="asked for phone calls: the officer calls")
+    return Route(None, why_not="no usable contact details")
+
+
+def quiet(now: datetime) -> bool:
+    """Whether ``now`` (naive UTC) falls in the quiet hours in London."""
+    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(LONDON).time()
+    return local >= QUIET_FROM or local < QUIET_UNTIL
+
+
+def written_update(session: Session, case: Case) -> CaseEvent | None:
+    """The officer's latest update written since the last one was sent, if any."""
+    query = select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                    CaseEvent.kind == "update_written")
+    if case.last_update_at is not None:
+        query = query.where(CaseEvent.at > case.last_update_at)
+    return session.scalars(query.order_by(CaseEvent.id.desc()).limit(1)).first()
+
+
+def message_for(session: Session, case: Case) -> tuple[str, bool]:
+    """The update's words in the reporter's language, and whether it is the standard one."""
+    officer = case.officer.name if case.officer else "-"
+    written = written_update(session, case)
+    if written is not None and written.text:
+        frame = gettext(case.language, OFFICER_UPDATE, reference=case.reference,
+                        officer=officer)
+        return f"{frame}\n{written.text}", False
+    return gettext(case.language, STANDARD_UPDATE, reference=case.reference,
+                   officer=officer), True
+
+
+@dataclass
+class UpdatesReport:
+    sent: int = 0
+    officer_to_contact: int = 0
+    held_for_morning: int = 0
+    reminders: int = 0
+
+
+def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesReport:
+    """Queue every update and reminder due by ``now``; safe to run any number of times."""
+    report = UpdatesReport()
+    cases = session.scalars(select(Case).where(
+        Case.status == "open", Case.next_update_due_at.is_not(None),
+        Case.next_update_due_at <= now + REMIND_BEFORE))
+    for case in cases:
+        due = case.next_update_due_at
+        assert due is not None
+        officer = session.get(Officer, case.officer_id) if case.officer_id else None
+        if officer is not None and officer.active and casework.alert(
+            session, officer, case, "reminder", now, f"reminder:{case.id}:{due.isoformat()}"
+        ):
+            report.reminders += 1
+        if due > now:
+            continue
+        if quiet(now):
+            report.held_for_morning += 1
+            continue
+        way = route(case)
+        key = f"update:{case.id}:{due.isoformat()}"
+        if way.channel is not None and way.address is not None:
+            text, standard = message_for(session, case)
+            payload: dict[str, object] = {"text": text}
+            if way.channel == "email":
+                payload["subject"] = gettext(case.language, EMAIL_SUBJECT,
+                                             reference=case.reference)
+            elif way.channel == "telegram":
+                payload["method"] = "sendMessage"
+            if enqueue(session, way.channel, way.address, payload, "update", now,
+                       idempotency_key=key) is not None:
+                add_event(session, case, "update_sent", now, channel=way.channel,
+                          standard=standard, due=due.isoformat())
+                report.sent += 1
+        else:
+            if officer is not None and officer.active:
+                casework.alert(session, officer, case, "contact_due", now, key)
+            add_event(session, case, "update_due_officer", now, reason=way.why_not,
+                      due=due.isoformat())
+            report.officer_to_contact += 1
+        case.last_update_at = now
+        case.next_update_due_at = now + PERIOD
+    return report
+
+
+def due_list(session: Session, now: datetime) -> list[dict[str, object]]:
+    """Open cases with their next update: when, and how it will go (no personal data)."""
+    rows: list[dict[str, object]] = []
+    for case in session.scalars(select(Case).where(
+            Case.status == "open", Case.next_update_due_at.is_not(None))
+            .order_by(Case.next_update_due_at)):
+        due = case.next_update_due_at
+        assert due is not None
+        way = route(case)
+        rows.append({
+            "reference": case.reference,
+            "due_at": due.isoformat(timespec="seconds") + "Z",
+            "overdue": due <= now,
+            "by": way.channel or "officer",
+            "why_officer": way.why_not,
+            "language": case.language,
+            "officer": case.officer.email if case.officer else None,
+        })
+    return rows

@@ -1,0 +1,212 @@
+"""Fortnightly updates, driven over months with a controlled clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, select
+
+from intake.casework import Casework, add_event, add_officer
+from intake.db import transaction
+from intake.i18n import gettext
+from intake.models import (
+    AuditEntry,
+    Case,
+    CaseEvent,
+    Conversation,
+    InboundMessage,
+    Officer,
+    OptOut,
+    OutboxMessage,
+)
+from intake.outbox import identity_hash, opt_out
+from intake.service import IntakeService
+from intake.updates import STANDARD_UPDATE, due_list, quiet, route, run_due
+
+from .test_engine import NAMED, drive
+
+PHONE = "+447700900123"
+
+
+@pytest.fixture
+def casework():
+    return Casework()
+
+
+@pytest.fixture
+def desk(sessions, engine, clock, casework):
+    """An intake service that allocates, with one officer covering Normanton."""
+    with transaction(sessions) as session:
+        for model in (AuditEntry, CaseEvent, OutboxMessage, OptOut, InboundMessage,
+                      Conversation, Case, Officer):
+            session.execute(delete(model))
+        add_officer(session, name="Olive Officer", email="olive@landlord.example",
+                    password="x" * 12, now=clock(), areas=["Normanton"], duty=True)
+    return IntakeService(sessions, engine, clock, casework=casework)
+
+
+def submit(service, **changes) -> Case:
+    script = {**NAMED, "contact_method": "text", "contact_details": "07700 900123",
+              "leave_messages": "yes", **changes}
+    conversation_id = drive(service, script)
+    reference = service.send(conversation_id, "submit").result.reference
+    with service.sessions() as session:
+        return session.scalar(select(Case).where(Case.reference == reference))
+
+
+def run(sessions, casework, clock):
+    with transaction(sessions) as session:
+        return run_due(session, clock(), casework)
+
+
+def updates_sent(sessions) -> list[OutboxMessage]:
+    with sessions() as session:
+        return list(session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "update").order_by(OutboxMessage.id)))
+
+
+def alerts(sessions, kind_word: str) -> int:
+    with sessions() as session:
+        return sum(1 for row in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "alert")) if kind_word in row.payload["text"])
+
+
+def test_one_update_a_fortnight_for_three_months_never_two(desk, sessions, casework, clock):
+    case = submit(desk)
+    assert route(case).channel == "sms" and route(case).address == PHONE
+    start = clock()
+    sent_at = []
+    for hour in range(0, 24 * 92, 6):  # every six hours for three months
+        clock.now = start + timedelta(hours=hour)
+        before = len(updates_sent(sessions))
+        run(sessions, casework, clock)
+        run(sessions, casework, clock)  # a second worker, or a restart: nothing more
+        if len(updates_sent(sessions)) > before:
+            sent_at.append(clock.now)
+    assert len(sent_at) == 6
+    gaps = [later - earlier for earlier, later in zip([start, *sent_at], sent_at)]
+    assert all(timedelta(days=14) <= gap <= timedelta(days=14, hours=13) for gap in gaps), gaps
+    assert all(not quiet(moment) for moment in sent_at)
+    first = updates_sent(sessions)[0]
+    assert first.payload["text"] == gettext("en", STANDARD_UPDATE, reference=case.reference,
+                                            officer="Olive Officer")
+    assert first.recipient == PHONE and first.channel == "sms"
+
+
+def test_the_officer_is_reminded_two_days_before_once(desk, sessions, casework, clock):
+    submit(desk)
+    clock.advance(days=11, hours=23)
+    run(sessions, casework, clock)
+    assert alerts(sessions, "update due in 2 days") == 0
+    clock.advance(hours=2)
+    run(sessions, casework, clock)
+    run(sessions, casework, clock)
+    assert alerts(sessions, "update due in 2 days") == 1
+    assert updates_sent(sessions) == []
+
+
+def test_after_the_service_was_down_the_missed_update_goes_once(desk, sessions, casework,
+                                                                  clock):
+    submit(desk)
+    clock.advance(days=40)  # down for five weeks: two fortnights missed
+    report = run(sessions, casework, clock)
+    assert report.sent == 1 and len(updates_sent(sessions)) == 1
+    with sessions() as session:
+        case = session.scalars(select(Case)).one()
+        assert case.next_update_due_at == clock() + timedelta(days=14)
+
+
+def test_nothing_goes_out_at_night_it_waits_for_the_morning(desk, sessions, casework, clock):
+    clock.now = datetime(2026, 12, 1, 22, 30)  # 22:30 in London (GMT in winter)
+    submit(desk)
+    clock.advance(days=14)
+    report = run(sessions, casework, clock)
+    assert report.held_for_morning == 1 and updates_sent(sessions) == []
+    clock.now = datetime(2026, 12, 16, 7, 59)
+    assert run(sessions, casework, clock).sent == 0
+    clock.now = datetime(2026, 12, 16, 8, 0)
+    assert run(sessions, casework, clock).sent == 1
+
+
+def test_summer_time_is_london_time(desk, sessions, casework, clock):
+    clock.now = datetime(2026, 7, 1, 7, 30)  # 08:30 in London (BST)
+    assert not quiet(clock.now)
+    assert quiet(datetime(2026, 7, 1, 20, 30))  # 21:30 BST
+
+
+def test_the_officers_update_replaces_the_standard_message_once(desk, sessions, casework,
+                                                                 clock):
+    case = submit(desk)
+    clock.advance(days=3)
+    with transaction(sessions) as session:
+        officer = session.scalars(select(Officer)).one()
+        add_event(session, session.get(Case, case.id), "update_written", clock(),
+                  officer=officer, text="We have spoken to your neighbour.")
+    clock.advance(days=11)
+    run(sessions, casework, clock)
+    clock.advance(days=14)
+    run(sessions, casework, clock)
+    first, second = updates_sent(sessions)
+    assert first.payload["text"].endswith("We have spoken to your neighbour.")
+    assert first.payload["text"].startswith(gettext(
+        "en", "Update on your report %(reference)s from %(officer)s:",
+        reference=case.reference, officer="Olive Officer"))
+    assert "no news yet" in second.payload["text"]
+
+
+def test_updates_go_in_the_reporters_language(desk, sessions, casework, clock):
+    conversation_id = desk.start("web", locale="pl").conversation_id
+    script = dict(NAMED, role="victim", anonymous="named", where_type="home", repeated="yes",
+                  injuries="no", vulnerable="no", stop_hate="yes", contact_method="text",
+                  contact_details="07700 900123", leave_messages="yes", perpetrator="known",
+                  safety="no", description="Sąsiad krzyczał na mnie i kopał w drzwi.")
+    drive(desk, script, conversation_id=conversation_id)
+    reference = desk.send(conversation_id, "submit").result.reference
+    clock.advance(days=14)
+    run(sessions, casework, clock)
+    (update,) = updates_sent(sessions)
+    assert update.payload["text"] == gettext("pl", STANDARD_UPDATE, reference=reference,
+                                             officer="Olive Officer")
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"leave_messages": "no"}, "messages may not be left"),
+    ({"contact_method": "phone"}, "phone calls"),
+])
+def test_when_messages_may_not_be_sent_the_officer_is_told_to_make_contact(
+        desk, sessions, casework, clock, changes, why):
+    case = submit(desk, **changes)
+    assert route(case).channel is None and why in (route(case).why_not or "")
+    clock.advance(days=14)
+    report = run(sessions, casework, clock)
+    assert report.officer_to_contact == 1 and updates_sent(sessions) == []
+    assert alerts(sessions, "Contact the reporter now") == 1
+
+
+def test_an_anonymous_reporter_gets_no_message(desk, sessions, casework, clock):
+    conversation_id = drive(desk, dict(NAMED, anonymous="anonymous"))
+    desk.send(conversation_id, "submit")
+    clock.advance(days=15)
+    run(sessions, casework, clock)
+    assert updates_sent(sessions) == []
+
+
+def test_an_opted_out_number_gets_nothing_until_it_opts_back_in(desk, sessions, casework,
+                                                                 clock):
+    submit(desk)
+    with transaction(sessions) as session:
+        opt_out(session, "sms", identity_hash("sms", PHONE), clock())
+    clock.advance(days=14)
+    run(sessions, casework, clock)
+    (update,) = updates_sent(sessions)
+    assert update.status == "held"
+
+
+def test_updates_due_lists_when_and_how(desk, sessions, clock):
+    case = submit(desk)
+    with sessions() as session:
+        (row,) = due_list(session, clock())
+    assert row["reference"] == case.reference and row["by"] == "sms"
+    assert row["due_at"] == (clock() + timedelta(days=14)).isoformat(timespec="seconds") + "Z"
+    assert row["overdue"] is False
