@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from intake.outbox import RetryLater, Undeliverable
@@ -38,6 +39,8 @@ class EmailSender:
         message["From"] = self.sender
         message["To"] = recipient
         message["Subject"] = str(payload.get("subject") or "hatereport")
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message.set_content(str(payload["text"]))
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:

@@ -215,6 +215,11 @@ def case_to_dict(case: Case, opted_out: bool = False) -> dict[str, Any]:
         "allocated_at": _stamp(case.allocated_at),
         "acknowledged_at": _stamp(case.acknowledged_at),
         "escalated_at": _stamp(case.escalated_at),
+        "closed_at": _stamp(case.closed_at),
+        "risk": {"rating": case.risk_rating,
+                 "review_due": case.risk_review_due.isoformat() if case.risk_review_due
+                 else None},
+        "next_update_due_at": _stamp(case.next_update_due_at),
         "timeline": [
             {"at": _stamp(event.at), "kind": event.kind,
              "officer": event.officer.email if event.officer else None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -95,6 +95,7 @@ def add_officer(
         telegram_chat=telegram_chat.strip() if telegram_chat else None,
         areas=[area.strip() for area in (areas or []) if area.strip()], role=role, duty=duty,
         alerts=alerts, password_hash=_HASHER.hash(password), active=True, created_at=now,
+        session_version=0,
     )
     session.add(officer)
     session.flush()
@@ -125,6 +126,7 @@ def disable_officer(session: Session, email: str) -> Officer:
     if officer is None:
         raise OfficerError(f"no officer with email {email}")
     officer.active = False
+    officer.session_version += 1  # signed out everywhere
     return officer
 
 
@@ -292,6 +294,11 @@ class Casework:
             due = self.escalation_due_at(case)
             if due is None or due > now:
                 continue
+            if not managers:
+                # Nobody to tell yet: it stays due until a manager exists.
+                log.warning("case %s is due to escalate but there is no active manager",
+                            case.reference)
+                continue
             case.escalated_at = now
             add_event(session, case, "escalated", now, managers=[m.id for m in managers])
             for manager in managers:
@@ -312,6 +319,11 @@ class Casework:
         officer = session.get(Officer, case.officer_id) if case.officer_id else None
         if officer is not None and officer.active:
             self.alert(session, officer, case, "message", now, f"message:{event.id}")
+            return
+        # No officer to see it (unallocated, or theirs is disabled): the managers.
+        for manager in session.scalars(select(Officer).where(
+                Officer.active.is_(True), Officer.role == "manager")):
+            self.alert(session, manager, case, "message", now, f"message:{event.id}:{manager.id}")
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
@@ -323,3 +335,132 @@ def add_working_days(start: datetime, days: int) -> datetime:
         if current.weekday() < 5:
             added += 1
     return current
+
+
+# -- an officer's actions on a case ------------------------------------------------------
+
+
+class ActionError(ValueError):
+    """An action is missing something it needs (the message says what)."""
+
+
+SUPPORT_KINDS = {
+    "counselling": "Counselling or emotional support",
+    "target_hardening": "Target hardening (locks, lights, alarms...)",
+    "interpreter": "An interpreter",
+    "literacy": "Help with reading and writing",
+    "other": "Other support",
+}
+REFERRAL_TO = {"police": "The police", "stop_hate_uk": "Stop Hate UK",
+               "social_care": "Social care (safeguarding)", "other": "Another agency"}
+REFERRAL_BASIS = {"consent": "The reporter's consent", "safeguarding": "A safeguarding reason"}
+LEGAL_KINDS = {"injunction": "Injunction", "possession": "Notice seeking possession",
+               "abc": "Acceptable behaviour contract", "warning": "Warning letter",
+               "other": "Other legal action"}
+CONTACT_METHODS = {"phone": "Phone call", "visit": "Visit", "sms": "Text message",
+                   "email": "Email", "letter": "Letter", "in_person": "In person"}
+OUTCOMES = {"resolved": "Resolved", "no_further_action": "No further action possible",
+            "referred": "Referred on and closed here", "withdrawn": "Reporter withdrew"}
+VICTIM_VIEWS = {"satisfied": "Satisfied", "partly": "Partly satisfied",
+                "not_satisfied": "Not satisfied", "not_known": "Not known (could not ask)"}
+#: A standard 5x5 risk matrix: likelihood x impact, each 1 (lowest) to 5 (highest).
+RISK_BANDS = ((4, "low"), (9, "medium"), (15, "high"), (25, "very_high"))
+
+
+def risk_rating(likelihood: int, impact: int) -> tuple[int, str]:
+    """The score (1-25) and band of a likelihood and an impact, each 1 to 5."""
+    if not (1 <= likelihood <= 5 and 1 <= impact <= 5):
+        raise ActionError("likelihood and impact are each 1 to 5")
+    score = likelihood * impact
+    return score, next(band for top, band in RISK_BANDS if score <= top)
+
+
+def _choice(value: str | None, allowed: dict[str, str], what: str) -> str:
+    if value not in allowed:
+        raise ActionError(f"choose {what}")
+    return value
+
+
+def record_action(session: Session, case: Case, officer: Officer, kind: str,
+                  fields: dict[str, str], now: datetime) -> CaseEvent:
+    """Record contact, support, a referral, legal action or a risk assessment.
+
+    A referral needs the reporter's consent on record (their answers in the report, or
+    consent the officer records now, with how it was given) or a safeguarding reason.
+    """
+    if case.status != "open":
+        raise ActionError("the case is closed")
+    note = (fields.get("note") or "").strip()[:4000] or None
+    if kind == "contact":
+        method = _choice(fields.get("method"), CONTACT_METHODS, "how you made contact")
+        if not note:
+            raise ActionError("say what was discussed")
+        return add_event(session, case, "contact", now, officer=officer, text=note,
+                         method=method)
+    if kind == "support":
+        support = _choice(fields.get("support"), SUPPORT_KINDS, "the support offered")
+        return add_event(session, case, "support_offered", now, officer=officer, text=note,
+                         support=support)
+    if kind == "referral":
+        to = _choice(fields.get("to"), REFERRAL_TO, "who it is referred to")
+        basis = _choice(fields.get("basis"), REFERRAL_BASIS, "the basis for sharing")
+        reported = (to == "police" and case.police == "pass_on") or (
+            to == "stop_hate_uk" and case.stop_hate_uk_consent)
+        if basis == "consent" and not reported and not note:
+            raise ActionError("no consent to this referral is on record: write how and when "
+                              "the reporter gave it, or record a safeguarding reason")
+        if basis == "safeguarding" and not note:
+            raise ActionError("write the safeguarding reason for sharing without consent")
+        return add_event(session, case, "referral", now, officer=officer, text=note, to=to,
+                         basis=basis, consent_in_report=reported)
+    if kind == "legal":
+        action = _choice(fields.get("legal"), LEGAL_KINDS, "the legal action")
+        return add_event(session, case, "legal_action", now, officer=officer, text=note,
+                         legal=action)
+    if kind == "risk":
+        try:
+            likelihood, impact = int(fields.get("likelihood", "")), int(fields.get("impact", ""))
+        except ValueError:
+            raise ActionError("give the likelihood and the impact, 1 to 5") from None
+        score, band = risk_rating(likelihood, impact)
+        try:
+            review = date.fromisoformat(fields.get("review") or "")
+        except ValueError:
+            raise ActionError("give the date of the next review (YYYY-MM-DD)") from None
+        if review <= now.date():
+            raise ActionError("the next review must be after today")
+        case.risk_rating, case.risk_review_due = band, review
+        return add_event(session, case, "risk_assessment", now, officer=officer, text=note,
+                         likelihood=likelihood, impact=impact, score=score, rating=band,
+                         review=review.isoformat())
+    raise ActionError(f"unknown action {kind!r}")
+
+
+def close_case(session: Session, case: Case, officer: Officer, outcome: str,
+               victim_view: str, note: str | None, now: datetime) -> CaseEvent:
+    """Close a case with its outcome and the victim's view of it; no more updates."""
+    if case.status != "open":
+        raise ActionError("the case is already closed")
+    _choice(outcome, OUTCOMES, "the outcome")
+    _choice(victim_view, VICTIM_VIEWS, "the victim's view of the outcome")
+    case.status = "closed"
+    case.closed_at = now
+    case.next_update_due_at = None
+    return add_event(session, case, "closed", now, officer=officer,
+                     text=(note or "").strip()[:4000] or None, outcome=outcome,
+                     victim_view=victim_view)
+
+
+def reallocate(casework: Casework, session: Session, case: Case, to: Officer,
+               manager: Officer, reason: str, now: datetime) -> None:
+    """A manager gives the case to another officer. The reporter keeps their single
+    point of contact unless they asked otherwise, so a reason is required."""
+    if manager.role != "manager":
+        raise ActionError("only a manager can reallocate")
+    if not to.active:
+        raise ActionError("that officer is disabled")
+    if to.id == case.officer_id:
+        raise ActionError("the case is already theirs")
+    if not reason.strip():
+        raise ActionError("say why (the reporter keeps their officer unless they ask)")
+    casework.assign(session, case, to, now, f"reallocated: {reason.strip()[:500]}", by=manager)

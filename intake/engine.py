@@ -522,7 +522,9 @@ class Engine:
             return result
         result.done = True
         result.reference = reference or None
-        if command is None and text and conversation.case_id is not None:
+        repeat = (_key(text) in _vocabulary(conversation.locale, SUBMIT_WORDS)
+                  or self._match_choice(self._review_choices(conversation), text) is not None)
+        if command is None and text and not repeat and conversation.case_id is not None:
             # More to say about the report: it goes onto the case, for the officer.
             result.case_message = text
             result.replies.append(Reply(self._t(conversation, N_(

@@ -128,6 +128,10 @@ class Case(Base):
     #: The fortnightly update to the reporter (§4.14): when the next is due, and the last.
     next_update_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     last_update_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The latest risk assessment's rating (``low``...``very_high``) and next review.
+    risk_rating: Mapped[str | None] = mapped_column(String(16))
+    risk_review_due: Mapped[date | None] = mapped_column(Date)
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")
     events: Mapped[list[CaseEvent]] = relationship(
@@ -215,6 +219,8 @@ class Officer(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: Bumped at sign-out (and on disabling): every session cookie issued before is void.
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class CaseEvent(Base):

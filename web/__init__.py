@@ -143,7 +143,10 @@ def _security_headers(response: Response) -> Response:
         "frame-ancestors 'none'; form-action 'self'",
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # The dashboard's forms need a same-origin Referer (Flask-WTF checks it over HTTPS);
+    # nothing is ever sent to another site.
+    response.headers["Referrer-Policy"] = (
+        "same-origin" if request.blueprint == "dashboard" else "no-referrer")
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"

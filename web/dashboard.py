@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -34,13 +35,28 @@ from flask_login import (
     login_user,
     logout_user,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from intake.cases import case_to_dict, get_case
-from intake.casework import add_event, find_officer, verify_password
+from intake.casework import (
+    CONTACT_METHODS,
+    LEGAL_KINDS,
+    OUTCOMES,
+    REFERRAL_BASIS,
+    REFERRAL_TO,
+    SUPPORT_KINDS,
+    VICTIM_VIEWS,
+    ActionError,
+    add_event,
+    close_case,
+    find_officer,
+    reallocate,
+    record_action,
+    verify_password,
+)
 from intake.db import transaction
-from intake.models import AuditEntry, Case, Officer
+from intake.models import AuditEntry, Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
 from intake.updates import route
 from web.extensions import services
@@ -51,6 +67,10 @@ login_manager.login_view = "dashboard.login"
 login_manager.login_message = "Please sign in to see cases."
 login_manager.session_protection = "strong"
 
+#: The choices the case view's forms offer.
+CHOICES = {"contact": CONTACT_METHODS, "support": SUPPORT_KINDS, "to": REFERRAL_TO,
+           "basis": REFERRAL_BASIS, "legal": LEGAL_KINDS, "outcome": OUTCOMES,
+           "victim_view": VICTIM_VIEWS}
 #: Failed sign-ins allowed per email address in the window, before it is refused.
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
@@ -64,6 +84,11 @@ class Staff(UserMixin):  # type: ignore[misc]
         self.name = officer.name
         self.email = officer.email
         self.role = officer.role
+        self.session_version = officer.session_version
+
+    def get_id(self) -> str:
+        # The version makes every session issued before a sign-out void, copies included.
+        return f"{self.id}:{self.session_version}"
 
     @property
     def is_manager(self) -> bool:
@@ -71,10 +96,15 @@ class Staff(UserMixin):  # type: ignore[misc]
 
 
 @login_manager.user_loader
-def _load(officer_id: str) -> Staff | None:
+def _load(token: str) -> Staff | None:
+    officer_id, _, version = token.partition(":")
+    if not (officer_id.isdigit() and version.isdigit()):
+        return None
     with services().sessions() as db:
         officer = db.get(Officer, int(officer_id))
-        return Staff(officer) if officer is not None and officer.active else None
+        if officer is None or not officer.active or officer.session_version != int(version):
+            return None
+        return Staff(officer)
 
 
 class _Throttle:
@@ -86,9 +116,14 @@ class _Throttle:
 
     def blocked(self, email: str) -> bool:
         with self._lock:
-            recent = self._failures[email]
+            recent = self._failures.get(email)
+            if recent is None:
+                return False
             while recent and recent[0] < time.monotonic() - FAILURE_WINDOW_SECONDS:
                 recent.popleft()
+            if not recent:
+                del self._failures[email]
+                return False
             return len(recent) >= MAX_FAILURES
 
     def failed(self, email: str) -> None:
@@ -154,18 +189,28 @@ def login() -> str | Response:
                 session.permanent = True  # expires after the idle timeout
                 login_user(staff)
                 _audit("sign_in")
-                target = request.args.get("next") or ""
-                if not target.startswith("/") or target.startswith("//"):
-                    target = url_for("dashboard.cases")
-                return redirect(target)
+                return redirect(_safe_next(request.args.get("next") or ""))
     return render_template("dashboard/login.html", error=error)
+
+
+def _safe_next(target: str) -> str:
+    """Where to go after signing in: a path on this site only, else the cases list."""
+    parts = urlsplit(target)
+    if (not target.startswith("/") or target.startswith(("//", "/\\")) or parts.scheme
+            or parts.netloc or any(ord(char) < 32 or char in "\\\x7f" for char in target)):
+        return url_for("dashboard.cases")
+    return target
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> Response:
-    """Sign out."""
+    """Sign out, everywhere this session's cookie was copied to as well."""
     _audit("sign_out")
+    with transaction(services().sessions) as db:
+        officer = db.get(Officer, current_user.id)
+        if officer is not None:
+            officer.session_version += 1
     logout_user()
     session.clear()
     flash("You have signed out.")
@@ -233,9 +278,13 @@ def case_view(reference: str) -> str:
         way = route(fresh)
         next_update = {"due_at": fresh.next_update_due_at,
                        "by": way.channel or "you (the officer)", "why": way.why_not}
+        officers = [{"id": officer.id, "name": officer.name, "areas": officer.areas}
+                    for officer in db.scalars(select(Officer).where(Officer.active.is_(True))
+                                              .order_by(Officer.name))]
     _audit("view_case", case)
     return render_template("dashboard/case.html", case=data, escalates_at=escalates_at,
-                           next_update=next_update,
+                           next_update=next_update, officers=officers, choices=CHOICES,
+                           open=data["status"] == "open",
                            can_acknowledge=(mine or current_user.is_manager)
                            and data["acknowledged_at"] is None and data["officer"] is not None)
 
@@ -277,6 +326,95 @@ def write_update(reference: str) -> Response:
     when = due.strftime("%d %b %Y") if due else "the next update"
     flash(f"Saved. It goes to the reporter with their next update ({when}).")
     return redirect(url_for("dashboard.case_view", reference=case.reference))
+
+
+@bp.post("/cases/<reference>/actions")
+@login_required
+def record(reference: str) -> Response:
+    """Record contact, support offered, a referral, legal action or a risk assessment."""
+    case = _case_or_404(reference)
+    kind = request.form.get("kind") or ""
+    the = services()
+    try:
+        with transaction(the.sessions) as db:
+            fresh, officer = _fresh(db, case)
+            record_action(db, fresh, officer, kind, request.form.to_dict(), the.intake.clock())
+    except ActionError as exc:
+        flash(f"Not recorded: {exc}.")
+    else:
+        _audit("record_action", case, kind=kind)
+        flash("Recorded.")
+    return redirect(url_for("dashboard.case_view", reference=case.reference) + "#actions")
+
+
+@bp.post("/cases/<reference>/close")
+@login_required
+def close(reference: str) -> Response:
+    """Close the case with its outcome and the victim's view of it."""
+    case = _case_or_404(reference)
+    the = services()
+    try:
+        with transaction(the.sessions) as db:
+            fresh, officer = _fresh(db, case)
+            close_case(db, fresh, officer, request.form.get("outcome") or "",
+                       request.form.get("victim_view") or "", request.form.get("note"),
+                       the.intake.clock())
+    except ActionError as exc:
+        flash(f"Not closed: {exc}.")
+    else:
+        _audit("close", case)
+        flash("The case is closed.")
+    return redirect(url_for("dashboard.case_view", reference=case.reference))
+
+
+@bp.post("/cases/<reference>/reallocate")
+@login_required
+def reallocate_case(reference: str) -> Response:
+    """A manager gives the case to another officer."""
+    if not current_user.is_manager:
+        abort(403)
+    case = _case_or_404(reference)
+    the = services()
+    try:
+        with transaction(the.sessions) as db:
+            fresh, manager = _fresh(db, case)
+            target = db.get(Officer, int(request.form.get("officer") or 0))
+            if target is None:
+                raise ActionError("choose an officer")
+            reallocate(the.casework, db, fresh, target, manager,
+                       request.form.get("reason") or "", the.intake.clock())
+    except ActionError as exc:
+        flash(f"Not reallocated: {exc}.")
+    else:
+        _audit("reallocate", case)
+        flash("Reallocated: the new officer has been alerted.")
+        the.worker.kick()
+    return redirect(url_for("dashboard.case_view", reference=case.reference))
+
+
+def _fresh(db: Any, case: Case) -> tuple[Case, Officer]:
+    fresh = db.get(Case, case.id)
+    officer = db.get(Officer, current_user.id)
+    assert fresh is not None and officer is not None
+    return fresh, officer
+
+
+@bp.get("/outbox")
+@login_required
+def outbox() -> str:
+    """Messages that could not be delivered (dead letters) and the queue (managers only)."""
+    if not current_user.is_manager:
+        abort(403)
+    with services().sessions() as db:
+        counts = {str(status): int(count) for status, count in db.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))}
+        dead = db.scalars(select(OutboxMessage).where(OutboxMessage.status == "dead")
+                          .order_by(OutboxMessage.id.desc()).limit(200)).all()
+        rows = [{"id": row.id, "channel": row.channel, "purpose": row.purpose,
+                 "attempts": row.attempts, "error": row.last_error,
+                 "created_at": row.created_at} for row in dead]
+    _audit("view_outbox")
+    return render_template("dashboard/outbox.html", counts=counts, rows=rows)
 
 
 @bp.get("/audit")

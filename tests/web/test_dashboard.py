@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -163,3 +164,127 @@ def test_the_web_chat_still_sets_no_cookie(app):
     client.get("/")
     client.post("/api/chat", json={})
     assert client.get_cookie("hatereport_staff") is None
+
+
+def post_form(client, reference: str, path: str, **fields):
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    response = client.post(f"/cases/{reference}/{path}",
+                           data={"csrf_token": csrf(page), **fields}, follow_redirects=True)
+    return response.get_data(as_text=True)
+
+
+def timeline(app, reference: str) -> list[dict]:
+    from intake.cases import case_to_dict
+
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        return case_to_dict(case)["timeline"]
+
+
+def test_a_referral_needs_consent_on_record_or_a_safeguarding_reason(app):
+    reference = submit_case(app)  # NAMED told the police already; said yes to Stop Hate UK
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    page = post_form(client, reference, "actions", kind="referral", to="police",
+                     basis="consent")
+    assert "Not recorded: no consent to this referral is on record" in page
+    page = post_form(client, reference, "actions", kind="referral", to="social_care",
+                     basis="safeguarding")
+    assert "write the safeguarding reason" in page
+    post_form(client, reference, "actions", kind="referral", to="stop_hate_uk",
+              basis="consent")
+    post_form(client, reference, "actions", kind="referral", to="social_care",
+              basis="safeguarding", note="Children in the home were threatened.")
+    referrals = [event for event in timeline(app, reference) if event["kind"] == "referral"]
+    assert [(event["to"], event["basis"], event["consent_in_report"]) for event in referrals] == [
+        ("stop_hate_uk", "consent", True), ("social_care", "safeguarding", False)]
+    assert referrals[1]["text"] == "Children in the home were threatened."
+
+
+def test_a_risk_assessment_uses_the_matrix_and_is_kept_per_review(app, clock):
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    review = (clock().date() + timedelta(days=28)).isoformat()
+    post_form(client, reference, "actions", kind="risk", likelihood="4", impact="4",
+              review=review)
+    page = post_form(client, reference, "actions", kind="risk", likelihood="2", impact="2",
+                     review=review)
+    assert "Current rating: <strong>low</strong>" in page
+    risks = [event for event in timeline(app, reference) if event["kind"] == "risk_assessment"]
+    assert [(event["score"], event["rating"]) for event in risks] == [(16, "very_high"),
+                                                                       (4, "low")]
+    page = post_form(client, reference, "actions", kind="risk", likelihood="6", impact="1",
+                     review=review)
+    assert "Not recorded: likelihood and impact are each 1 to 5" in page
+
+
+def test_contact_support_and_legal_action_go_on_the_timeline(app):
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    post_form(client, reference, "actions", kind="contact", method="phone",
+              note="Called; agreed a visit on Monday.")
+    post_form(client, reference, "actions", kind="support", support="target_hardening",
+              note="Door chain and outside light.")
+    post_form(client, reference, "actions", kind="legal", legal="injunction")
+    kinds = [event["kind"] for event in timeline(app, reference)]
+    assert kinds[-3:] == ["contact", "support_offered", "legal_action"]
+
+
+def test_closing_records_the_victims_view_and_stops_updates(app, clock):
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "olive@landlord.example")
+    page = post_form(client, reference, "close", outcome="resolved")
+    assert "Not closed: choose the victim" in page
+    post_form(client, reference, "close", outcome="resolved", victim_view="satisfied")
+    event = timeline(app, reference)[-1]
+    assert (event["kind"], event["outcome"], event["victim_view"]) == (
+        "closed", "resolved", "satisfied")
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case.status == "closed" and case.next_update_due_at is None
+    page = post_form(client, reference, "actions", kind="legal", legal="injunction")
+    assert "Record an action" not in page
+
+
+def test_a_manager_reallocates_with_a_reason_and_the_new_officer_is_alerted(app):
+    from intake.models import Officer, OutboxMessage
+
+    reference = submit_case(app)
+    manager = app.test_client()
+    sign_in(manager, "mina@landlord.example")
+    with services(app).sessions() as session:
+        ned = session.scalar(select(Officer).where(Officer.email == "ned@landlord.example"))
+    page = post_form(manager, reference, "reallocate", officer=str(ned.id), reason="")
+    assert "Not reallocated: say why" in page
+    post_form(manager, reference, "reallocate", officer=str(ned.id),
+              reason="The reporter asked for a different officer.")
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case.officer_id == ned.id and case.acknowledged_at is None
+        alerts = session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "alert")).all()
+        assert any(row.recipient == "ned@landlord.example" for row in alerts)
+    officer = app.test_client()
+    sign_in(officer, "olive@landlord.example")
+    assert officer.post(f"/cases/{reference}/reallocate", data={}).status_code in (400, 403,
+                                                                                   404)
+
+
+def test_managers_see_dead_letters_without_their_words(app, clock):
+    from intake.outbox import enqueue
+
+    with transaction(services(app).sessions) as session:
+        message = enqueue(session, "sms", "+447700900321", {"text": "private words"},
+                          "update", clock())
+        message.status, message.attempts, message.last_error = "dead", 20, "twilio HTTP 400"
+    client = app.test_client()
+    sign_in(client, "mina@landlord.example")
+    page = client.get("/outbox").get_data(as_text=True)
+    assert "twilio HTTP 400" in page and "dead: 1" in page
+    assert "private words" not in page and "+447700900321" not in page
+    officer = app.test_client()
+    sign_in(officer, "olive@landlord.example")
+    assert officer.get("/outbox").status_code == 403

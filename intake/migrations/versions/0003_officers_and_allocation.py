@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("session_version", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("email"),
     )
@@ -72,6 +73,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("escalated_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("next_update_due_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("last_update_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("closed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("risk_rating", sa.String(length=16), nullable=True))
+        batch.add_column(sa.Column("risk_review_due", sa.Date(), nullable=True))
         batch.create_index("ix_cases_next_update_due_at", ["next_update_due_at"])
         batch.create_foreign_key("fk_cases_officer_id", "officers", ["officer_id"], ["id"])
         batch.create_index("ix_cases_officer_id", ["officer_id"])
@@ -82,6 +86,9 @@ def downgrade() -> None:
         batch.drop_index("ix_cases_officer_id")
         batch.drop_constraint("fk_cases_officer_id", type_="foreignkey")
         batch.drop_index("ix_cases_next_update_due_at")
+        batch.drop_column("risk_review_due")
+        batch.drop_column("risk_rating")
+        batch.drop_column("closed_at")
         batch.drop_column("last_update_at")
         batch.drop_column("next_update_due_at")
         batch.drop_column("escalated_at")

@@ -1,0 +1,145 @@
+"""What the casework tests share: a report driven through the intake service, officers
+added as the command does, and ways to read a case back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+
+from intake.cases import case_to_dict, get_case
+from intake.casework import add_officer
+from intake.db import transaction
+from intake.flow import REVIEW_STEP
+from intake.models import Case, Conversation, Officer, OutboxMessage
+from web.extensions import services
+
+PASSWORD = "correct horse battery staple"
+
+#: A named victim's report, as they would type it (the engine's own test script), in an
+#: area given by name. Every special-category and personal detail is here so that a test
+#: can check none of it reaches an officer's alert.
+SCRIPT: dict[str, str] = {
+    "safety": "no",
+    "role": "It happened to me",
+    "anonymous": "1",
+    "name": "Sam Example",
+    "description": "Two men shouted abuse about my religion and kicked my door.",
+    "behaviours": "verbal_abuse, property_damage",
+    "characteristics": "religion",
+    "when": "yesterday",
+    "where_type": "home",
+    "place": "12 Example Street, Normanton",
+    "area": "Normanton",
+    "repeated": "yes",
+    "perpetrator": "known resident",
+    "injuries": "no",
+    "vulnerable": "no",
+    "police": "reported",
+    "crime_reference": "CR/123/26",
+    "stop_hate": "yes",
+    "support": "1 2",
+    "platform": "An app",
+    "outcome": "I want it to stop.",
+    "contact_method": "phone",
+    "contact_details": "07700 900123",
+    "contact_times": "weekdays after 6pm",
+    "leave_messages": "no",
+}
+
+MULTI_STEPS = ("behaviours", "characteristics", "perpetrator", "support")
+
+
+def _step(app: Flask, conversation_id: str) -> Conversation:
+    with services(app).sessions() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        return conversation
+
+
+def report(app: Flask, **changes: str) -> tuple[str, str]:
+    """Submit a report through the intake service as the web chat does; returns the
+    conversation id and the case reference."""
+    script = {**SCRIPT, **changes}
+    intake = services(app).intake
+    conversation_id = intake.start("web").conversation_id
+    for _ in range(80):
+        step = _step(app, conversation_id).step
+        if step == REVIEW_STEP:
+            break
+        intake.send(conversation_id, script[step])
+        if step in MULTI_STEPS and _step(app, conversation_id).step == step:
+            intake.send(conversation_id, "done")
+    else:
+        raise AssertionError("the report did not reach the review")
+    turn = intake.send(conversation_id, "submit")
+    assert turn.result.done and turn.result.reference, turn.result
+    return conversation_id, turn.result.reference
+
+
+def urgent_report(app: Flask, **changes: str) -> str:
+    """A report whose reporter is in danger right now."""
+    return report(app, safety="yes", **changes)[1]
+
+
+def officer(app: Flask, name: str, email: str, **details: Any) -> int:
+    """Add an officer (or manager) as ``hatereport officers add`` does; returns the id."""
+    the = services(app)
+    with transaction(the.sessions) as session:
+        added = add_officer(session, name=name, email=email, password=PASSWORD,
+                            now=the.intake.clock(), **details)
+        return added.id
+
+
+def case_json(app: Flask, reference: str) -> dict[str, Any]:
+    """The case as ``hatereport cases show --json`` prints it (decrypted)."""
+    with services(app).sessions() as session:
+        case = get_case(session, reference)
+        assert case is not None
+        return case_to_dict(case)
+
+
+def officer_of(app: Flask, reference: str) -> str | None:
+    """The email of the case's officer, or None while unallocated."""
+    found = case_json(app, reference)["officer"]
+    return None if found is None else str(found["email"])
+
+
+def kinds(app: Flask, reference: str) -> list[str]:
+    """The case's timeline, as event kinds."""
+    return [event["kind"] for event in case_json(app, reference)["timeline"]]
+
+
+def outbox(app: Flask) -> list[OutboxMessage]:
+    with services(app).sessions() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def alerts(app: Flask) -> list[OutboxMessage]:
+    return [row for row in outbox(app) if row.purpose == "alert"]
+
+
+def case_row(app: Flask, reference: str) -> Case:
+    with services(app).sessions() as session:
+        case = get_case(session, reference)
+        assert case is not None
+        return case
+
+
+def officer_id(app: Flask, email: str) -> int:
+    with services(app).sessions() as session:
+        found = session.scalar(select(Officer.id).where(Officer.email == email))
+        assert found is not None
+        return int(found)
+
+
+def deliver_all(app: Flask, passes: int = 50) -> int:
+    """Run the outbox until nothing more is due now; returns how many were sent."""
+    sent = 0
+    for _ in range(passes):
+        done = services(app).outbox.deliver_due()
+        sent += done.sent
+        if not (done.sent or done.retrying or done.dead or done.held):
+            return sent
+    raise AssertionError("the outbox kept finding work")
