@@ -22,7 +22,7 @@ from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
 from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
-from web import chat, dashboard, sms, telegram
+from web import chat, dashboard, followup, sms, telegram
 from web.config import PROVIDER_VARIABLES, DefaultConfig
 from web.extensions import Services
 
@@ -113,10 +113,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sms.bp)
     app.register_blueprint(telegram.bp)
     dashboard.init_app(app)
-    # Every form is CSRF-protected; the chat's JSON API (no cookies) and the signed
-    # provider webhooks are not forms.
+    followup.init_app(app)
+    # Every form is CSRF-protected; the chat's JSON API, the follow-up form (no cookies:
+    # the reference and code are its credentials) and the signed provider webhooks are
+    # exempt.
     csrf = CSRFProtect(app)
-    for blueprint in (chat.bp, sms.bp, telegram.bp):
+    for blueprint in (chat.bp, sms.bp, telegram.bp, followup.bp):
         csrf.exempt(blueprint)
     app.after_request(_security_headers)
     return app

@@ -243,6 +243,8 @@ def cases() -> str:
             "acknowledged": case.acknowledged_at is not None,
             "escalates_at": None if case.acknowledged_at else casework.escalation_due_at(case),
             "language": case.language,
+            "next_update": case.next_update_due_at,
+            "risk": case.risk_rating,
         } for case in found]
     _audit("list_cases", count=len(rows))
     return render_template("dashboard/cases.html", rows=rows)

@@ -1,0 +1,79 @@
+"""Checking on a report with its reference and secret code (``/followup``), in the
+reporter's language, with no cookies: how anonymous reporters follow up and add to it.
+
+The reference and code are the credentials, sent with each form; nothing is kept in
+the browser. Wrong codes are limited per reference (``intake.followup``).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from flask import Blueprint, Flask, current_app, render_template, request
+
+from intake.db import transaction
+from intake.followup import Guard, TooManyAttempts, find, status
+from intake.i18n import N_, gettext
+from intake.languages import get_language
+from web.extensions import services
+
+bp = Blueprint("followup", __name__)
+GUARD = "hatereport.followup_guard"
+MAX_MESSAGE_CHARS = 10_000
+
+NO_MATCH = N_("That reference and code do not match. Check them and try again.")
+TOO_MANY = N_("Too many tries for this reference. Please try again in an hour.")
+ADDED = N_("Thank you. We have added this to your report %(reference)s. Your officer "
+           "will see it.")
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[GUARD] = Guard()
+    app.register_blueprint(bp)
+
+
+def _page(locale: str, **context: object) -> str:
+    language = get_language(locale)
+    return render_template(
+        "followup/index.html", _=partial(gettext, language.code), locale=language.code,
+        direction=language.direction, quick_exit_url=current_app.config["QUICK_EXIT_URL"],
+        **context)
+
+
+@bp.get("/followup")
+def form() -> str:
+    """The form: reference and secret code."""
+    return _page(request.args.get("lang") or "en")
+
+
+@bp.post("/followup")
+def check() -> tuple[str, int] | str:
+    """Show the report's status and the officer's updates; optionally add a message."""
+    locale = request.form.get("lang") or "en"
+    reference = (request.form.get("reference") or "")[:32]
+    code = (request.form.get("code") or "")[:32]
+    message = (request.form.get("message") or "").strip()[:MAX_MESSAGE_CHARS]
+    the = services()
+    guard: Guard = current_app.extensions[GUARD]
+    try:
+        with transaction(the.sessions) as session:
+            case = find(session, guard, reference, code)
+            if case is None:
+                error, found = NO_MATCH, None
+            else:
+                error = None
+                if message:
+                    the.casework.on_reporter_message(session, case.id, message,
+                                                     the.intake.clock())
+                found = status(session, case)
+    except TooManyAttempts:
+        return _page(locale, error=TOO_MANY, reference=reference), 429
+    if found is None:
+        return _page(locale, error=error, reference=reference), 403
+    if message:
+        the.worker.kick()
+    # The report's own language, unless the reporter chose another for this page.
+    shown = request.form.get("lang") or found.language
+    return _page(shown, report=found, code=code,
+                 added=gettext(get_language(shown).code, ADDED, reference=found.reference)
+                 if message else None)
