@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.crypto import keyed_hash
 from intake.db import transaction
 from intake.models import OptOut, OutboxMessage
+from intake.quiet import morning_after, quiet
 from intake.service import utcnow
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,11 @@ class Outbox:
         if message.recipient is None or message.payload is None:
             self._finish(message, status="dead", error="nothing to send")
             report.dead += 1
+            return
+        if message.payload.get("quiet_hours") and quiet(self.clock()):
+            # A reporter's update never goes out at night, even on a retry: the morning.
+            self._finish(message, status="pending", next_attempt_at=morning_after(self.clock()))
+            report.held += 1
             return
         attempts = message.attempts + 1
         try:

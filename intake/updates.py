@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,12 +35,10 @@ from intake.casework import UPDATE_PERIOD, Casework, add_event
 from intake.i18n import N_, gettext
 from intake.models import Case, CaseEvent, Officer
 from intake.outbox import enqueue
+from intake.quiet import quiet
 
 PERIOD = UPDATE_PERIOD
 REMIND_BEFORE = timedelta(days=2)
-QUIET_FROM = time(21, 0)
-QUIET_UNTIL = time(8, 0)
-LONDON = ZoneInfo("Europe/London")
 
 STANDARD_UPDATE = N_(
     "Update on your report %(reference)s: there is no news yet, but it is still being "
@@ -89,12 +86,6 @@ def route(case: Case) -> Route:
     if method == "phone":
         return Route(None, why_not="asked for phone calls: the officer calls")
     return Route(None, why_not="no usable contact details")
-
-
-def quiet(now: datetime) -> bool:
-    """Whether ``now`` (naive UTC) falls in the quiet hours in London."""
-    local = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(LONDON).time()
-    return local >= QUIET_FROM or local < QUIET_UNTIL
 
 
 def written_update(session: Session, case: Case) -> CaseEvent | None:
@@ -149,7 +140,8 @@ def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesRepor
         key = f"update:{case.id}:{due.isoformat()}"
         if way.channel is not None and way.address is not None:
             text, standard = message_for(session, case)
-            payload: dict[str, object] = {"text": text}
+            # Held by the outbox too, should a retry fall in the quiet hours.
+            payload: dict[str, object] = {"text": text, "quiet_hours": True}
             if way.channel == "email":
                 payload["subject"] = gettext(case.language, EMAIL_SUBJECT,
                                              reference=case.reference)

@@ -35,7 +35,7 @@ from intake.db import transaction
 from intake.detect import warm_up as detect_warm_up
 from intake.languages import LANGUAGES
 from intake.languages import as_json as languages_json
-from intake.models import Case, Officer, OutboxMessage
+from intake.models import AuditEntry, Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
 from intake.updates import due_list
 from intake.updates import run_due as run_updates
@@ -164,8 +164,11 @@ def cases_list(as_json: bool, limit: int | None) -> None:
     """List cases, newest first."""
     app = _app()
     with transaction(services(app).sessions) as session:
-        found = [case_to_dict(case, opted_out=_opted_out(session, case))
-                 for case in list_cases(session, limit)]
+        listed = list_cases(session, limit)
+        found = [case_to_dict(case, opted_out=_opted_out(session, case)) for case in listed]
+        session.add_all(AuditEntry(at=services(app).intake.clock(), action="view_case_cli",
+                                   officer_id=None, case_id=case.id, data={"list": True})
+                        for case in listed)
     if as_json:
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -189,6 +192,9 @@ def cases_show(reference: str, as_json: bool) -> None:
         if case is None:
             raise click.ClickException(f"no case with reference {reference}")
         data = case_to_dict(case, opted_out=_opted_out(session, case))
+        # Every read of a case is audited, from the command line too.
+        session.add(AuditEntry(at=services(app).intake.clock(), action="view_case_cli",
+                               officer_id=None, case_id=case.id, data={}))
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

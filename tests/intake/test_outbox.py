@@ -155,3 +155,27 @@ def test_segments_never_split_a_two_septet_or_two_unit_character():
     assert segments("ą" * 70) == 1 and segments("ą" * 71) == 2
     assert segments("a" * 152 + "€" + "a" * 152) == 3
     assert segments("ą" * 66 + "\N{GRINNING FACE}" + "ą" * 66) == 3
+
+
+def test_an_update_retried_into_the_night_waits_for_the_morning(sessions, clock):
+    from datetime import datetime
+
+    from intake.quiet import morning_after
+
+    clock.now = datetime(2026, 12, 1, 20, 59)  # 20:59 in London
+    with transaction(sessions) as session:
+        enqueue(session, "sms", "+447700900009", {"text": "update", "quiet_hours": True},
+                "update", clock())
+    sender = Recorder()
+    outbox = Outbox(sessions, {"sms": sender}, clock=clock)
+    clock.now = datetime(2026, 12, 1, 21, 30)
+    assert outbox.deliver_due().held == 1 and sender.sent == []
+    with sessions() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        assert row.status == "pending" and row.attempts == 0
+        assert row.next_attempt_at == datetime(2026, 12, 2, 8, 0)
+    clock.now = datetime(2026, 12, 2, 8, 0)
+    assert outbox.deliver_due().sent == 1
+    # British Summer Time: 08:00 in London is 07:00 UTC.
+    assert morning_after(datetime(2026, 7, 1, 22, 0)) == datetime(2026, 7, 2, 7, 0)
+    assert morning_after(datetime(2026, 7, 2, 3, 0)) == datetime(2026, 7, 2, 7, 0)

@@ -137,3 +137,19 @@ def test_cases_show_flags_the_interpreter_language(env):
     assert match, result.output[-1500:]
     shown = run("cases", "show", match.group(1)).output
     assert re.search(r"interpreter: Polish", shown), shown
+
+
+def test_reading_cases_on_the_command_line_is_audited(env):
+    from sqlalchemy import select
+
+    from intake.models import AuditEntry
+    from web import create_app
+    from web.extensions import services
+
+    run("chat", input="\n".join(TERMINAL_ANSWERS) + "\n")
+    reference = json.loads(run("cases", "list", "--json").output)[0]["reference"]
+    run("cases", "show", reference)
+    with services(create_app()).sessions() as session:
+        entries = session.scalars(select(AuditEntry)).all()
+        assert [(entry.action, entry.case.reference, entry.data) for entry in entries] == [
+            ("view_case_cli", reference, {"list": True}), ("view_case_cli", reference, {})]
