@@ -55,3 +55,21 @@ class ChannelAdapter(ABC):
     def outbound(result: TurnResult) -> list[OutboundMessage]:
         """The engine's replies as neutral outbound messages."""
         return [OutboundMessage.from_reply(reply) for reply in result.replies]
+
+
+def split_at_breaks(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut at a line break where
+    possible, else at a space, else anywhere; never an empty list."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces

@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.base import ChannelAdapter
+from bot.base import ChannelAdapter, split_at_breaks
 from intake.engine import SKIP, Reply, TurnResult
 from intake.i18n import N_, gettext
 from intake.outbox import RecipientOptedOut, RetryLater, Undeliverable
@@ -104,19 +104,7 @@ class SmsBody:
 
 def split_body(text: str, limit: int = MAX_BODY_CHARS) -> list[str]:
     """Split ``text`` into bodies of at most ``limit`` characters, at line or word breaks."""
-    bodies: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        bodies.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        bodies.append(rest)
-    return bodies
+    return [body for body in split_at_breaks(text, limit) if body]
 
 
 def render_reply(reply: Reply, locale: str) -> str:

@@ -25,7 +25,7 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.base import ChannelAdapter
+from bot.base import ChannelAdapter, split_at_breaks
 from intake.engine import SKIP, TurnResult
 from intake.outbox import RetryLater, Undeliverable
 
@@ -88,20 +88,8 @@ def command_text(text: str, has_conversation: bool) -> str:
 
 
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """``text`` in pieces of at most ``limit`` characters, cut at line or word breaks."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """``text`` in messages of at most ``limit`` characters, cut at line or word breaks."""
+    return split_at_breaks(text, limit)
 
 
 def callback_data(asking: str | None, value: str) -> str:

@@ -10,47 +10,25 @@ passed, whatever code is given.
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.cases import followup_hash, get_case
+from intake.guard import AttemptGuard, TooManyAttempts
 from intake.models import Case, CaseEvent
 
 MAX_FAILURES = 5
 WINDOW = 60 * 60.0
 
+__all__ = ["MAX_FAILURES", "WINDOW", "Status", "TooManyAttempts", "find", "new_guard",
+           "status"]
 
-class TooManyAttempts(Exception):
-    """This reference has had too many wrong codes lately."""
 
-
-class Guard:
-    """Wrong codes per reference, in memory (per process)."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def check(self, reference: str) -> None:
-        with self._lock:
-            recent = self._failures.get(reference)
-            if recent is None:
-                return
-            while recent and recent[0] < time.monotonic() - WINDOW:
-                recent.popleft()
-            if not recent:
-                del self._failures[reference]
-            elif len(recent) >= MAX_FAILURES:
-                raise TooManyAttempts(reference)
-
-    def failed(self, reference: str) -> None:
-        with self._lock:
-            self._failures[reference].append(time.monotonic())
+def new_guard() -> AttemptGuard:
+    """The guard against guessing codes: :data:`MAX_FAILURES` per reference per hour."""
+    return AttemptGuard(MAX_FAILURES, WINDOW)
 
 
 @dataclass(frozen=True)
@@ -65,7 +43,7 @@ class Status:
     updates: tuple[str, ...]
 
 
-def find(session: Session, guard: Guard, reference: str, code: str) -> Case | None:
+def find(session: Session, guard: AttemptGuard, reference: str, code: str) -> Case | None:
     """The case whose reference and code match, else None (and the failure counts)."""
     reference = reference.strip().upper()
     guard.check(reference)

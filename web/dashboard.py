@@ -9,9 +9,6 @@ managers all; every read of a case, allowed or not, is written to the audit log.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +53,7 @@ from intake.casework import (
     verify_password,
 )
 from intake.db import transaction
+from intake.guard import AttemptGuard
 from intake.models import AuditEntry, Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
 from intake.updates import route
@@ -107,46 +105,18 @@ def _load(token: str) -> Staff | None:
         return Staff(officer)
 
 
-class _Throttle:
-    """Failed sign-ins per email address, in memory (per process)."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def blocked(self, email: str) -> bool:
-        with self._lock:
-            recent = self._failures.get(email)
-            if recent is None:
-                return False
-            while recent and recent[0] < time.monotonic() - FAILURE_WINDOW_SECONDS:
-                recent.popleft()
-            if not recent:
-                del self._failures[email]
-                return False
-            return len(recent) >= MAX_FAILURES
-
-    def failed(self, email: str) -> None:
-        with self._lock:
-            self._failures[email].append(time.monotonic())
-
-    def clear(self, email: str) -> None:
-        with self._lock:
-            self._failures.pop(email, None)
-
-
 THROTTLE = "hatereport.sign_in_throttle"
 
 
-def throttle() -> _Throttle:
-    found: _Throttle = current_app.extensions[THROTTLE]
+def throttle() -> AttemptGuard:
+    found: AttemptGuard = current_app.extensions[THROTTLE]
     return found
 
 
 def init_app(app: Flask) -> None:
     """Sign-in for the dashboard."""
     login_manager.init_app(app)
-    app.extensions[THROTTLE] = _Throttle()
+    app.extensions[THROTTLE] = AttemptGuard(MAX_FAILURES, FAILURE_WINDOW_SECONDS)
     app.register_blueprint(bp)
 
 

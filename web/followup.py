@@ -12,7 +12,8 @@ from functools import partial
 from flask import Blueprint, Flask, current_app, render_template, request
 
 from intake.db import transaction
-from intake.followup import Guard, TooManyAttempts, find, status
+from intake.followup import TooManyAttempts, find, new_guard, status
+from intake.guard import AttemptGuard
 from intake.i18n import N_, gettext
 from intake.languages import get_language
 from web.extensions import services
@@ -28,7 +29,7 @@ ADDED = N_("Thank you. We have added this to your report %(reference)s. Your off
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[GUARD] = Guard()
+    app.extensions[GUARD] = new_guard()
     app.register_blueprint(bp)
 
 
@@ -54,7 +55,7 @@ def check() -> tuple[str, int] | str:
     code = (request.form.get("code") or "")[:32]
     message = (request.form.get("message") or "").strip()[:MAX_MESSAGE_CHARS]
     the = services()
-    guard: Guard = current_app.extensions[GUARD]
+    guard: AttemptGuard = current_app.extensions[GUARD]
     try:
         with transaction(the.sessions) as session:
             case = find(session, guard, reference, code)
