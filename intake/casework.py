@@ -457,6 +457,8 @@ def reallocate(casework: Casework, session: Session, case: Case, to: Officer,
     point of contact unless they asked otherwise, so a reason is required."""
     if manager.role != "manager":
         raise ActionError("only a manager can reallocate")
+    if case.status != "open":
+        raise ActionError("the case is closed")
     if not to.active:
         raise ActionError("that officer is disabled")
     if to.id == case.officer_id:

@@ -283,6 +283,9 @@ def write_update(reference: str) -> Response:
     """An update for the reporter: it goes with their next fortnightly update."""
     case = _case_or_404(reference)
     text = (request.form.get("update") or "").strip()
+    if case.status != "open":
+        flash("The case is closed: nothing more goes to the reporter.")
+        return redirect(url_for("dashboard.case_view", reference=case.reference))
     if not text:
         flash("Write the update first.")
         return redirect(url_for("dashboard.case_view", reference=case.reference))

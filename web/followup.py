@@ -43,14 +43,17 @@ def _page(locale: str, **context: object) -> str:
 
 @bp.get("/followup")
 def form() -> str:
-    """The form: reference and secret code."""
-    return _page(request.args.get("lang") or "en")
+    """The form: reference and secret code. Without ``?lang``, the answer comes in the
+    report's own language."""
+    chosen = request.args.get("lang")
+    return _page(chosen or "en", chosen=chosen)
 
 
 @bp.post("/followup")
 def check() -> tuple[str, int] | str:
     """Show the report's status and the officer's updates; optionally add a message."""
-    locale = request.form.get("lang") or "en"
+    chosen = request.form.get("lang") or None
+    locale = chosen or "en"
     reference = (request.form.get("reference") or "")[:32]
     code = (request.form.get("code") or "")[:32]
     message = (request.form.get("message") or "").strip()[:MAX_MESSAGE_CHARS]
@@ -68,13 +71,13 @@ def check() -> tuple[str, int] | str:
                                                      the.intake.clock())
                 found = status(session, case)
     except TooManyAttempts:
-        return _page(locale, error=TOO_MANY, reference=reference), 429
+        return _page(locale, error=TOO_MANY, reference=reference, chosen=chosen), 429
     if found is None:
-        return _page(locale, error=error, reference=reference), 403
+        return _page(locale, error=error, reference=reference, chosen=chosen), 403
     if message:
         the.worker.kick()
     # The report's own language, unless the reporter chose another for this page.
-    shown = request.form.get("lang") or found.language
-    return _page(shown, report=found, code=code,
+    shown = chosen or found.language
+    return _page(shown, report=found, code=code, chosen=chosen,
                  added=gettext(get_language(shown).code, ADDED, reference=found.reference)
                  if message else None)

@@ -314,6 +314,10 @@ def test_whole_report_by_keyboard_only(page, live_server, problems):
 
     assert focused(page)["id"] == "done-heading"
     page.keyboard.press("Tab")
+    # First the way to check on the report later (reference and code), then a new report.
+    assert focused(page)["tag"] == "a"
+    assert "/followup" in page.evaluate("() => document.activeElement.getAttribute('href')")
+    page.keyboard.press("Tab")
     assert focused(page)["id"] == "new-report"
     assert problems.errors == []
 

@@ -288,3 +288,19 @@ def test_managers_see_dead_letters_without_their_words(app, clock):
     officer = app.test_client()
     sign_in(officer, "olive@landlord.example")
     assert officer.get("/outbox").status_code == 403
+
+
+def test_a_closed_case_takes_no_update_and_no_reallocation(app):
+    from intake.models import Officer
+
+    reference = submit_case(app)
+    client = app.test_client()
+    sign_in(client, "mina@landlord.example")
+    post_form(client, reference, "close", outcome="resolved", victim_view="satisfied")
+    page = post_form(client, reference, "update", update="Anything else?")
+    assert "The case is closed: nothing more goes to the reporter." in page
+    assert "Write an update for the reporter" not in page
+    with services(app).sessions() as session:
+        ned = session.scalar(select(Officer).where(Officer.email == "ned@landlord.example"))
+    page = post_form(client, reference, "reallocate", officer=str(ned.id), reason="Workload")
+    assert "Not reallocated: the case is closed" in page

@@ -99,3 +99,15 @@ def test_the_page_is_in_the_reports_language(app):
     assert gettext("pl", "Your report is open: it is still being worked on.") in text
     form = app.test_client().get("/followup?lang=ar").get_data(as_text=True)
     assert '<html lang="ar" dir="rtl">' in form
+
+
+def test_the_form_without_a_chosen_language_answers_in_the_reports(app):
+    reference, code = anonymous_report(app, locale="pl")
+    client = app.test_client()
+    form = client.get("/followup").get_data(as_text=True)
+    assert 'name="lang"' not in form
+    page = client.post("/followup", data={"reference": reference, "code": code})
+    assert '<html lang="pl" dir="ltr">' in page.get_data(as_text=True)
+    chosen = client.post("/followup", data={"reference": reference, "code": code,
+                                            "lang": "en"})
+    assert '<html lang="en" dir="ltr">' in chosen.get_data(as_text=True)
