@@ -172,7 +172,8 @@ class OutboxMessage(Base):
     purpose: Mapped[str] = mapped_column(String(16))
     #: Set by callers that must never queue the same message twice.
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
-    #: ``pending``, ``sending`` (claimed by a worker), ``held`` (recipient opted out),
+    #: ``pending``, ``sending`` (claimed by a worker), ``waiting`` (out of the queue until
+    #: the quiet hours end), ``held`` (recipient opted out),
     #: ``sent`` or ``dead`` (gave up; managers see these).
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

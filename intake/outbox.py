@@ -220,6 +220,16 @@ class Outbox:
                    and (row.locked_until is None or row.locked_until <= now))]
         return due[:limit]
 
+    def _wake_waiting(self) -> None:
+        """Put back in the queue the messages that waited out the quiet hours."""
+        with transaction(self.sessions) as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "waiting",
+                       OutboxMessage.next_attempt_at <= self.clock())
+                .values(status="pending")
+            )
+
     def _claim(self, row: OutboxMessage) -> bool:
         """Take ``row`` for sending, just before sending it; False if another worker did.
 
@@ -271,6 +281,7 @@ class Outbox:
         """Send what is due now (one message per recipient per pass); returns the tally."""
         report = DeliveryReport()
         with self._lock:
+            self._wake_waiting()
             for message in self._heads(limit):
                 sender = self.senders[message.channel]
                 paced = message.payload is None or message.payload.get("paced", True) is not False
@@ -289,8 +300,11 @@ class Outbox:
             report.dead += 1
             return
         if message.payload.get("quiet_hours") and quiet(self.clock()):
-            # A reporter's update never goes out at night, even on a retry: the morning.
-            self._finish(message, status="pending", next_attempt_at=morning_after(self.clock()))
+            # A reporter's update never goes out at night, even on a retry. It steps out
+            # of the queue until the morning, so it holds nothing up (a reply with 999
+            # advice, say).
+            self._finish(message, status="waiting",
+                         next_attempt_at=morning_after(self.clock()))
             report.held += 1
             return
         attempts = message.attempts + 1

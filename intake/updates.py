@@ -15,7 +15,7 @@ officer is, how to reply). Then the next is due 14 days later.
   due then is held to the morning.
 - **Reachable only as the reporter allowed**: by SMS or Telegram when they chose "here,
   in this chat", by SMS when they gave a mobile for texts, by email when they gave an
-  address; never when they said messages may not be left (someone else may see them),
+  address; only when they said messages may be left (someone else may see them),
   never to an anonymous reporter (no channel is kept open). Otherwise the officer is
   alerted to make contact the way the reporter asked. Opt-outs are honoured by the
   outbox, which holds messages to an opted-out number.
@@ -71,8 +71,10 @@ def route(case: Case) -> Route:
     """Where this case's updates may go, as the reporter allowed."""
     if case.anonymous:
         return Route(None, why_not="anonymous: no channel kept open")
-    if case.leave_messages is False:
-        return Route(None, why_not="messages may not be left: contact as they asked")
+    if case.leave_messages is not True:
+        # Only when they said messages are safe: someone else may see the phone.
+        return Route(None, why_not="messages may not be left (or they did not say they "
+                                   "may): contact as they asked")
     method = case.contact_method
     if method == "this_channel":
         if case.channel in ("sms", "telegram") and case.channel_address:

@@ -254,7 +254,7 @@ def outbox(as_json: bool, deliver: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
-    for state in ("pending", "sending", "held", "sent", "dead"):
+    for state in ("pending", "sending", "waiting", "held", "sent", "dead"):
         click.echo(f"{state:>8}: {counts.get(state, 0)}")
     for row in dead:
         click.echo(f"dead #{row['id']} {row['channel']} {row['purpose']} after "

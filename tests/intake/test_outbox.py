@@ -172,10 +172,17 @@ def test_an_update_retried_into_the_night_waits_for_the_morning(sessions, clock)
     assert outbox.deliver_due().held == 1 and sender.sent == []
     with sessions() as session:
         row = session.scalars(select(OutboxMessage)).one()
-        assert row.status == "pending" and row.attempts == 0
+        assert row.status == "waiting" and row.attempts == 0
         assert row.next_attempt_at == datetime(2026, 12, 2, 8, 0)
+    # Meanwhile the reporter writes and is answered (999 advice, say): nothing waits.
+    clock.now = datetime(2026, 12, 1, 23, 0)
+    with transaction(sessions) as session:
+        enqueue(session, "sms", "+447700900009", {"text": "a reply"}, "reply", clock())
+    assert outbox.deliver_due().sent == 1
+    assert sender.sent == [("+447700900009", "a reply")]
     clock.now = datetime(2026, 12, 2, 8, 0)
     assert outbox.deliver_due().sent == 1
+    assert sender.sent[-1] == ("+447700900009", "update")
     # British Summer Time: 08:00 in London is 07:00 UTC.
     assert morning_after(datetime(2026, 7, 1, 22, 0)) == datetime(2026, 7, 2, 7, 0)
     assert morning_after(datetime(2026, 7, 2, 3, 0)) == datetime(2026, 7, 2, 7, 0)

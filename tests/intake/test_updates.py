@@ -172,6 +172,7 @@ def test_updates_go_in_the_reporters_language(desk, sessions, casework, clock):
 
 @pytest.mark.parametrize("changes, why", [
     ({"leave_messages": "no"}, "messages may not be left"),
+    ({"leave_messages": "skip"}, "did not say they may"),
     ({"contact_method": "phone"}, "phone calls"),
 ])
 def test_when_messages_may_not_be_sent_the_officer_is_told_to_make_contact(
