@@ -161,6 +161,7 @@ ALERT_WORDS = {
     "message": "New message from the reporter on case",
     "reminder": "Fortnightly update due in 2 days for case",
     "contact_due": "Contact the reporter now (fortnightly update) on case",
+    "danger": "DANGER NOW reported by the reporter of case",
 }
 #: Reporters hear about their case at least this often (§4.14).
 UPDATE_PERIOD = timedelta(days=14)
@@ -306,6 +307,31 @@ class Casework:
                            f"escalation:{case.id}:{manager.id}:{case.allocated_at}")
             count += 1
         return count
+
+    # -- danger after submission ------------------------------------------------------------
+
+    def on_danger(self, session: Session, case_id: int, now: datetime) -> None:
+        """Danger now, reported on a submitted case (§4.2): the case becomes urgent, its
+        officer and the duty officer are alerted with a copy to a manager, and the
+        acknowledgement clock starts again (an hour)."""
+        case = session.get(Case, case_id)
+        if case is None or case.status != "open":
+            return
+        case.urgent = True
+        case.acknowledged_at = None
+        case.escalated_at = None
+        case.allocated_at = now
+        event = add_event(session, case, "danger_reported", now)
+        officers = list(session.scalars(select(Officer).where(Officer.active.is_(True))))
+        told = [officer for officer in officers
+                if officer.id == case.officer_id or officer.duty]
+        manager = self.manager_for_copy(session, exclude=told[0]) if told else None
+        if manager is not None and manager not in told:
+            told.append(manager)
+        if not told:
+            told = [officer for officer in officers if officer.role == "manager"]
+        for officer in told:
+            self.alert(session, officer, case, "danger", now, f"danger:{event.id}:{officer.id}")
 
     # -- the reporter writes again ----------------------------------------------------------
 

@@ -54,6 +54,9 @@ class CaseHooks(Protocol):
                             now: datetime) -> None:
         """The reporter wrote again after submitting."""
 
+    def on_danger(self, session: Session, case_id: int, now: datetime) -> None:
+        """The reporter of a submitted case says they are in danger now."""
+
 
 #: Called inside a turn's transaction (to queue outbound messages, say), so whatever it
 #: writes exists exactly when the turn does.
@@ -95,6 +98,8 @@ class IntakeService:
             self.casework.on_submitted(session, result.submitted_case_id, now)
         if result.case_message is not None and case_id is not None:
             self.casework.on_reporter_message(session, case_id, result.case_message, now)
+        if result.urgent_raised and case_id is not None and result.submitted_case_id is None:
+            self.casework.on_danger(session, case_id, now)
 
     def start(self, channel: str, locale: str | None = None,
               identity_hash: str | None = None) -> Turn:

@@ -69,6 +69,8 @@ def check() -> tuple[str, int] | str:
                 if message:
                     the.casework.on_reporter_message(session, case.id, message,
                                                      the.intake.clock())
+                    if the.intake.engine.is_emergency(case.language, message):
+                        the.casework.on_danger(session, case.id, the.intake.clock())
                 found = status(session, case)
     except TooManyAttempts:
         return _page(locale, error=TOO_MANY, reference=reference, chosen=chosen), 429

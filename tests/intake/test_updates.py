@@ -211,3 +211,29 @@ def test_updates_due_lists_when_and_how(desk, sessions, clock):
     assert row["reference"] == case.reference and row["by"] == "sms"
     assert row["due_at"] == (clock() + timedelta(days=14)).isoformat(timespec="seconds") + "Z"
     assert row["overdue"] is False
+
+
+def test_danger_after_submission_makes_the_case_urgent_and_alerts_at_once(desk, sessions,
+                                                                          casework, clock):
+    case = submit(desk, injuries="no", vulnerable="no")
+    assert not case.urgent
+    with transaction(sessions) as session:
+        add_officer(session, name="Mo Manager", email="mo@landlord.example",
+                    password="x" * 12, now=clock(), role="manager")
+        session.get(Case, case.id).acknowledged_at = clock()
+    with sessions() as session:
+        conversation_id = session.scalars(select(Conversation.id)).one()
+    clock.advance(days=2)
+    turn = desk.send(conversation_id, "They are outside my door now, trying to get in")
+    assert turn.result.urgent_raised
+    with sessions() as session:
+        fresh = session.get(Case, case.id)
+        assert fresh.urgent and fresh.acknowledged_at is None and fresh.allocated_at == clock()
+        danger = [row for row in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "alert")) if "DANGER NOW" in row.payload["text"]]
+        assert sorted(row.recipient for row in danger) == ["mo@landlord.example",
+                                                           "olive@landlord.example"]
+        assert all("outside my door" not in row.payload["text"] for row in danger)
+    clock.advance(minutes=61)
+    with transaction(sessions) as session:
+        assert casework.escalate_due(session, clock()) == 1
