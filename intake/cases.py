@@ -134,6 +134,16 @@ def get_case(session: Session, reference: str) -> Case | None:
     return session.scalar(select(Case).where(Case.reference == reference.strip().upper()))
 
 
+def open_case_for_identity(session: Session, identity_hash: str) -> Case | None:
+    """The newest open case of a named reporter known by this channel identity (a keyed
+    hash); anonymous cases keep none, so they are never found this way."""
+    return session.scalars(
+        select(Case).where(Case.channel_identity_hash == identity_hash,
+                           Case.status == "open", Case.anonymous.is_(False))
+        .order_by(Case.created_at.desc(), Case.id.desc()).limit(1)
+    ).first()
+
+
 def list_cases(session: Session, limit: int | None = None) -> list[Case]:
     """Cases, newest first."""
     query = select(Case).order_by(Case.created_at.desc(), Case.id.desc())

@@ -34,7 +34,7 @@ from intake.flow import (
 from intake.i18n import N_, gettext, ngettext
 from intake.languages import DEFAULT_LANGUAGE, LANGUAGES, get_language, is_shipped
 from intake.languages import codes as language_codes
-from intake.models import Conversation
+from intake.models import Case, Conversation
 from intake.whenparse import parse_when
 
 #: The longest single answer kept; far beyond any real report, it bounds abuse.
@@ -365,6 +365,21 @@ class Engine:
             "Hello. You can report hate crime or a hate incident here, safely. You can "
             "stay anonymous. Send help at any time."
         )))
+
+    def reopen(self, session: Session, channel: str, now: datetime, identity_hash: str,
+               case: Case) -> Conversation:
+        """A conversation for a reporter writing about their submitted case after the
+        first one expired: what they send goes onto the case (``restart`` starts anew)."""
+        conversation = Conversation(
+            id=secrets.token_urlsafe(24), channel=channel, identity_hash=identity_hash,
+            locale=case.language if is_shipped(case.language) else DEFAULT_LANGUAGE,
+            step=REVIEW_STEP, status="submitted", mode=None,
+            answers={"_reference": case.reference, "_language_checked": True}, history=[],
+            urgent=False, last_message_id=None, last_result=None, case_id=case.id,
+            created_at=now, updated_at=now,
+        )
+        conversations.insert_new(session, conversation)
+        return conversation
 
     def load(self, session: Session, conversation_id: str, now: datetime) -> Conversation | None:
         """Fetch a live conversation; an expired one is deleted and reported as absent."""

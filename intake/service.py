@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake import conversations
+from intake.cases import open_case_for_identity
 from intake.db import transaction
 from intake.engine import Engine, TurnResult
 from intake.models import Conversation, InboundMessage
@@ -204,6 +205,12 @@ class IntakeService:
         found = conversations.find_by_identity(session, channel, identity_hash)
         if found is not None:
             conversation = self.engine.load(session, found, now)
+        if conversation is None:
+            # The conversation is gone (it expires), but a named reporter's open case
+            # still knows them: a reply to an update goes onto that case.
+            case = open_case_for_identity(session, identity_hash)
+            if case is not None:
+                conversation = self.engine.reopen(session, channel, now, identity_hash, case)
         if conversation is None:
             conversation, result = self.engine.start(
                 session, channel, now, identity_hash=identity_hash, first_text=text

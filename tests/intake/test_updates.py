@@ -237,3 +237,40 @@ def test_danger_after_submission_makes_the_case_urgent_and_alerts_at_once(desk, 
     clock.advance(minutes=61)
     with transaction(sessions) as session:
         assert casework.escalate_due(session, clock()) == 1
+
+
+def test_a_reply_to_an_update_reaches_the_case_after_the_conversation_expired(
+        desk, sessions, casework, clock):
+    identity = identity_hash("sms", PHONE)
+    first = desk.receive("sms", identity, "Hello, I want to report abuse", "SMr0")
+    number = 0
+    turn = first
+    script = {**NAMED, "contact_method": "this_channel", "leave_messages": "yes"}
+    steps = []
+    while not turn.result.done and number < 60:
+        number += 1
+        with sessions() as session:
+            step = session.get(Conversation, turn.conversation_id).step
+        steps.append(step)
+        text = script.get(step, "submit")
+        if step in ("behaviours", "characteristics", "perpetrator", "support"):
+            text = "1"  # typed numbers: the whole selection, as on SMS
+        turn = desk.receive("sms", identity, text, f"SMr{number}")
+    assert turn.result.done, steps
+    reference = turn.result.reference
+    clock.advance(days=15)
+    desk.expire()
+    with sessions() as session:
+        assert session.scalars(select(Conversation)).all() == []
+    reply = desk.receive("sms", identity, "He came back last night and broke the window",
+                         "SMr-late")
+    assert reply.result.replies[-1].text == gettext(
+        "en", "Thank you. We have added this to your report %(reference)s. Your officer "
+              "will see it.", reference=reference)
+    with sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        words = [event.text for event in case.events if event.kind == "reporter_message"]
+        assert words == ["He came back last night and broke the window"]
+    # "restart" still starts a new report.
+    turn = desk.receive("sms", identity, "restart", "SMr-new")
+    assert turn.result.replies[-1].text == "Are you in danger right now?"
