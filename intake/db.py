@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -103,3 +104,37 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with _writer_lock(factory), factory() as session, session.begin():
         yield session
+
+
+_LOCAL_LOCKS: dict[str, threading.Lock] = {}
+
+
+@contextmanager
+def only_one(engine: Engine, name: str) -> Iterator[bool]:
+    """Run a piece of scheduled work in one process at a time: yields True to the one
+    that may run it, False to any other that tries meanwhile (it should skip).
+
+    On PostgreSQL this is a session advisory lock, so it holds across machines; on
+    SQLite (one host, one file) a lock in this process.
+    """
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with engine.connect() as connection:
+            got = bool(connection.exec_driver_sql(
+                "SELECT pg_try_advisory_lock(%(key)s)", {"key": key}).scalar())
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.exec_driver_sql("SELECT pg_advisory_unlock(%(key)s)",
+                                               {"key": key})
+                connection.commit()
+        return
+    with _REGISTRY_LOCK:
+        lock = _LOCAL_LOCKS.setdefault(name, threading.Lock())
+    got = lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()

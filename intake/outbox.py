@@ -236,6 +236,8 @@ class Outbox:
         The lease covers one send (the provider's timeout), so it cannot run out while
         the row waits behind others; a row whose lease ran out (its worker died) is
         taken back only by the one worker whose update still finds it as it was read.
+        On PostgreSQL the row is first locked with ``SELECT ... FOR UPDATE SKIP LOCKED``,
+        so workers racing for it never queue behind each other.
         """
         now = self.clock()
         unchanged = [OutboxMessage.id == row.id, OutboxMessage.status == row.status,
@@ -244,6 +246,13 @@ class Outbox:
             unchanged.append(OutboxMessage.locked_until.is_(None) if row.locked_until is None
                              else OutboxMessage.locked_until == row.locked_until)
         with transaction(self.sessions) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Another worker in the middle of claiming it holds its lock: skip the row
+                # rather than wait for it.
+                free = session.scalar(select(OutboxMessage.id).where(*unchanged)
+                                      .with_for_update(skip_locked=True))
+                if free is None:
+                    return False
             result = session.execute(
                 update(OutboxMessage).where(*unchanged)
                 .values(status="sending", locked_until=now + timedelta(seconds=self.lease))

@@ -31,7 +31,7 @@ from intake.casework import (
     list_officers,
     open_caseloads,
 )
-from intake.db import transaction
+from intake.db import only_one, transaction
 from intake.detect import warm_up as detect_warm_up
 from intake.languages import LANGUAGES
 from intake.languages import as_json as languages_json
@@ -79,6 +79,17 @@ def run_jobs(app: Flask) -> dict[str, int]:
     """The background jobs, once: escalate unacknowledged alerts, queue the fortnightly
     updates and reminders due, delete abandoned conversations, forget old
     processed-message records and dead messages' words."""
+    the = services(app)
+    with only_one(the.db, "hatereport-jobs") as mine:
+        if not mine:
+            log.info("the jobs are running in another process; skipped")
+            return {"escalated": 0, "expired": 0, "updates_sent": 0,
+                    "updates_for_officers": 0, "updates_held_for_morning": 0,
+                    "reminders": 0, "skipped": 1}
+        return _jobs(app)
+
+
+def _jobs(app: Flask) -> dict[str, int]:
     the = services(app)
     now = the.intake.clock()
     with transaction(the.sessions) as session:

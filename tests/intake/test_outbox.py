@@ -186,3 +186,35 @@ def test_an_update_retried_into_the_night_waits_for_the_morning(sessions, clock)
     # British Summer Time: 08:00 in London is 07:00 UTC.
     assert morning_after(datetime(2026, 7, 1, 22, 0)) == datetime(2026, 7, 2, 7, 0)
     assert morning_after(datetime(2026, 7, 2, 3, 0)) == datetime(2026, 7, 2, 7, 0)
+
+
+def test_scheduled_work_runs_in_one_process_at_a_time(db):
+    from intake.db import only_one
+
+    with only_one(db, "test-jobs") as first:
+        with only_one(db, "test-jobs") as second:
+            assert first is True and second is False
+        with only_one(db, "other-work") as other:
+            assert other is True
+    with only_one(db, "test-jobs") as again:
+        assert again is True  # released
+
+
+def test_a_claim_skips_a_row_another_worker_is_claiming(sessions, clock):
+    """On PostgreSQL the claim locks the row with FOR UPDATE SKIP LOCKED: a second worker
+    passes over it instead of waiting, and never sends it."""
+    queue(sessions, clock, "+447700900010", "once")
+    worker = Outbox(sessions, {"sms": Recorder()}, clock=clock)
+    (row,) = worker._heads(10)
+    holder = sessions()
+    holder.begin()
+    locked = holder.scalar(select(OutboxMessage).where(OutboxMessage.id == row.id)
+                           .with_for_update())
+    assert locked is not None
+    try:
+        if holder.get_bind().dialect.name == "postgresql":
+            assert worker._claim(row) is False  # skipped at once, not blocked
+    finally:
+        holder.rollback()
+        holder.close()
+    assert worker._claim(row) is True
