@@ -6,10 +6,11 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.crypto import keyed_hash
 from intake.languages import DEFAULT_LANGUAGE, get_language
 from intake.models import Case
 
@@ -38,9 +39,37 @@ def new_reference(session: Session) -> str:
             return reference
 
 
-def followup_hash(reference: str, code: str) -> str:
-    """The keyed hash stored for an anonymous reporter's reference and secret code."""
-    return keyed_hash(f"followup:{reference.upper()}:{code.upper()}")
+#: Characters of the secret follow-up code: 13 from 32 symbols, 65 bits of entropy.
+CODE_CHARS = 13
+_HASHER = PasswordHasher()
+#: Verified against when no case matches, so a wrong reference takes as long as a wrong
+#: code and the reference alone reveals nothing.
+_DUMMY_HASH = _HASHER.hash("no such case")
+
+
+def new_followup_code() -> str:
+    """A secret code like ``7K3M-Q9PD-X4TWB``: 65 random bits, easy to read and type."""
+    code = _random_code(CODE_CHARS)
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+def normalise_code(code: str) -> str:
+    """The code as typed, without spaces, dashes or case ("7k3m q9pd x4twb")."""
+    return "".join(char for char in code.upper() if char.isalnum())
+
+
+def hash_followup_code(code: str) -> str:
+    """The only form in which a follow-up code is stored: an argon2 hash."""
+    return _HASHER.hash(normalise_code(code))
+
+
+def followup_code_matches(stored: str | None, code: str) -> bool:
+    """Check ``code`` against a stored hash (or, with none, against a dummy)."""
+    try:
+        return bool(_HASHER.verify(stored or _DUMMY_HASH, normalise_code(code))) and (
+            stored is not None)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _text(value: Any) -> str | None:
@@ -122,8 +151,8 @@ def create_case(
     )
     code = None
     if anonymous:
-        code = _random_code(8)
-        case.followup_code_hash = followup_hash(case.reference, code)
+        code = new_followup_code()
+        case.followup_code_hash = hash_followup_code(code)
     session.add(case)
     session.flush()
     return case, code

@@ -105,8 +105,11 @@ class Case(Base):
     contact_details: Mapped[str | None] = mapped_column(EncryptedText)
     contact_times: Mapped[str | None] = mapped_column(EncryptedText)
     leave_messages: Mapped[bool | None] = mapped_column(Boolean)
-    #: For anonymous follow-up: a keyed hash of the secret code given to the reporter.
-    followup_code_hash: Mapped[str | None] = mapped_column(String(64))
+    #: For anonymous follow-up: an argon2 hash of the secret code given to the reporter.
+    followup_code_hash: Mapped[str | None] = mapped_column(String(200))
+    #: Wrong follow-up codes in a row, and the follow-up lock they set.
+    followup_failures: Mapped[int] = mapped_column(Integer, default=0)
+    followup_locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     #: A keyed hash of the channel identity a named report came from (phone number, chat
     #: id), to recognise the reporter's later messages and opt-outs; never the identity

@@ -61,7 +61,7 @@ def check() -> tuple[str, int] | str:
     guard: AttemptGuard = current_app.extensions[GUARD]
     try:
         with transaction(the.sessions) as session:
-            case = find(session, guard, reference, code)
+            case = find(session, guard, reference, code, the.intake.clock())
             if case is None:
                 error, found = NO_MATCH, None
             else:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
-from intake.cases import case_to_dict, followup_hash, get_case
+from intake.cases import case_to_dict, followup_code_matches, get_case
 from intake.engine import Engine
 from intake.flow import (
     FIRST_STEP,
@@ -171,7 +173,12 @@ def test_anonymous_report_gets_reference_and_code_and_keeps_no_contact(service):
     with service.sessions() as session:
         case = get_case(session, turn.result.reference)
         data = case_to_dict(case)
-        assert case.followup_code_hash == followup_hash(case.reference, code)
+        assert case.followup_code_hash.startswith("$argon2")
+        assert code not in case.followup_code_hash
+        assert followup_code_matches(case.followup_code_hash, code)
+        assert followup_code_matches(case.followup_code_hash, code.lower().replace("-", " "))
+        assert not followup_code_matches(case.followup_code_hash, "AAAA-AAAA-AAAAA")
+        assert re.fullmatch(r"[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{4}-[2-9A-HJ-NP-Z]{5}", code)
     assert data["anonymous"] is True
     assert data["reporter_name"] is None
     assert data["contact"] == {"method": None, "details": None, "safe_times": None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -111,3 +113,26 @@ def test_the_form_without_a_chosen_language_answers_in_the_reports(app):
     chosen = client.post("/followup", data={"reference": reference, "code": code,
                                             "lang": "en"})
     assert '<html lang="en" dir="ltr">' in chosen.get_data(as_text=True)
+
+
+def test_the_lock_is_kept_on_the_case_across_restarts(app, tmp_path, data_key, clock):
+    from ..conftest import HASH_KEY
+
+    reference, code = anonymous_report(app)
+    client = app.test_client()
+    for _ in range(5):
+        client.post("/followup", data={"reference": reference, "code": "AAAA-AAAA-AAAAA"})
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case.followup_locked_until == clock() + timedelta(hours=1)
+    restarted = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}",
+                            "DATA_KEY": data_key, "HASH_KEY": HASH_KEY})
+    services(restarted).intake.clock = clock
+    response = restarted.test_client().post("/followup", data={"reference": reference,
+                                                               "code": code})
+    assert response.status_code == 429
+    clock.advance(hours=1, seconds=1)
+    response = restarted.test_client().post(
+        "/followup", data={"reference": reference, "code": code.lower().replace("-", " ")})
+    assert response.status_code == 200
+    services(restarted).db.dispose()

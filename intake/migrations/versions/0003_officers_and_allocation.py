@@ -74,6 +74,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_update_due_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("last_update_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("closed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("followup_failures", sa.Integer(), nullable=False,
+                                   server_default="0"))
+        batch.add_column(sa.Column("followup_locked_until", sa.DateTime(), nullable=True))
+        # Follow-up codes are now argon2 hashes (longer than the keyed hashes before).
+        batch.alter_column("followup_code_hash", type_=sa.String(length=200),
+                           existing_type=sa.String(length=64), existing_nullable=True)
         batch.add_column(sa.Column("risk_rating", sa.String(length=16), nullable=True))
         batch.add_column(sa.Column("risk_review_due", sa.Date(), nullable=True))
         batch.create_index("ix_cases_next_update_due_at", ["next_update_due_at"])
@@ -88,6 +94,10 @@ def downgrade() -> None:
         batch.drop_index("ix_cases_next_update_due_at")
         batch.drop_column("risk_review_due")
         batch.drop_column("risk_rating")
+        batch.alter_column("followup_code_hash", type_=sa.String(length=64),
+                           existing_type=sa.String(length=200), existing_nullable=True)
+        batch.drop_column("followup_locked_until")
+        batch.drop_column("followup_failures")
         batch.drop_column("closed_at")
         batch.drop_column("last_update_at")
         batch.drop_column("next_update_due_at")
