@@ -58,6 +58,7 @@ test: install-test
 bench: install-test
 	$(BIN)/python bench/chat_bench.py
 	$(BIN)/python bench/sms_bench.py
+	$(BIN)/python bench/casework_bench.py
 	$(BIN)/python bench/language_bench.py
 
 ## Translations: extract marked strings, merge into every catalog, compile .mo files.

@@ -130,13 +130,13 @@ def disable_officer(session: Session, email: str) -> Officer:
     return officer
 
 
-def open_caseloads(session: Session) -> dict[int, int]:
-    """Open cases per officer id."""
-    rows = session.execute(
-        select(Case.officer_id, func.count()).where(Case.status == "open",
-                                                    Case.officer_id.is_not(None))
-        .group_by(Case.officer_id)
-    )
+def open_caseloads(session: Session, officer_ids: list[int] | None = None) -> dict[int, int]:
+    """Open cases per officer id (of ``officer_ids``, or of everyone)."""
+    query = select(Case.officer_id, func.count()).where(Case.status == "open",
+                                                         Case.officer_id.is_not(None))
+    if officer_ids is not None:
+        query = query.where(Case.officer_id.in_(officer_ids))
+    rows = session.execute(query.group_by(Case.officer_id))
     return {int(officer_id): int(count) for officer_id, count in rows if officer_id is not None}
 
 
@@ -144,13 +144,14 @@ def open_caseloads(session: Session) -> dict[int, int]:
 
 
 def add_event(session: Session, case: Case, kind: str, now: datetime, *,
-              officer: Officer | None = None, text: str | None = None,
+              officer: Officer | None = None, text: str | None = None, flush: bool = True,
               **data: Any) -> CaseEvent:
-    """Append to the case's timeline."""
+    """Append to the case's timeline (``flush=False``: the id is not needed at once)."""
     event = CaseEvent(case_id=case.id, at=now, kind=kind,
                       officer_id=officer.id if officer else None, text=text, data=data)
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 
@@ -243,7 +244,7 @@ class Casework:
             reason += " (none on duty: least busy)"
         if not pool:
             return None, "no active officer"
-        loads = open_caseloads(session)
+        loads = open_caseloads(session, [officer.id for officer in pool])
         return min(pool, key=lambda officer: (loads.get(officer.id, 0), officer.id)), reason
 
     def manager_for_copy(self, session: Session, exclude: Officer) -> Officer | None:

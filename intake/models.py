@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -67,6 +68,12 @@ class Case(Base):
     """A submitted report: the structured record that officers work on."""
 
     __tablename__ = "cases"
+    #: Caseloads are counted per officer over open cases without reading the rows.
+    __table_args__ = (
+        Index("ix_cases_officer_status", "officer_id", "status"),
+        #: The due-update sweep reads open cases by due time, never all open cases.
+        Index("ix_cases_status_update_due", "status", "next_update_due_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)
@@ -131,6 +138,8 @@ class Case(Base):
     #: The fortnightly update to the reporter (§4.14): when the next is due, and the last.
     next_update_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     last_update_at: Mapped[datetime | None] = mapped_column(DateTime)
+    #: The due time the officer was last reminded of (so a sweep skips them after).
+    update_reminded_for: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     #: The latest risk assessment's rating (``low``...``very_high``) and next review.
     risk_rating: Mapped[str | None] = mapped_column(String(16))

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake.casework import UPDATE_PERIOD, Casework, add_event
@@ -122,17 +122,24 @@ class UpdatesReport:
 def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesReport:
     """Queue every update and reminder due by ``now``; safe to run any number of times."""
     report = UpdatesReport()
+    # Indexed on the due time; a case in the reminder window is read again only once it
+    # is due, so the sweep's cost follows what is due, not how many cases are open.
     cases = session.scalars(select(Case).where(
         Case.status == "open", Case.next_update_due_at.is_not(None),
-        Case.next_update_due_at <= now + REMIND_BEFORE))
+        Case.next_update_due_at <= now + REMIND_BEFORE,
+        or_(Case.next_update_due_at <= now, Case.update_reminded_for.is_(None),
+            Case.update_reminded_for != Case.next_update_due_at)))
     for case in cases:
         due = case.next_update_due_at
         assert due is not None
         officer = session.get(Officer, case.officer_id) if case.officer_id else None
-        if officer is not None and officer.active and casework.alert(
-            session, officer, case, "reminder", now, f"reminder:{case.id}:{due.isoformat()}"
-        ):
-            report.reminders += 1
+        if case.update_reminded_for != due:
+            case.update_reminded_for = due
+            if officer is not None and officer.active and casework.alert(
+                session, officer, case, "reminder", now,
+                f"reminder:{case.id}:{due.isoformat()}"
+            ):
+                report.reminders += 1
         if due > now:
             continue
         if quiet(now):
@@ -152,13 +159,13 @@ def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesRepor
             if enqueue(session, way.channel, way.address, payload, "update", now,
                        idempotency_key=key) is not None:
                 add_event(session, case, "update_sent", now, channel=way.channel,
-                          standard=standard, due=due.isoformat())
+                          standard=standard, due=due.isoformat(), flush=False)
                 report.sent += 1
         else:
             if officer is not None and officer.active:
                 casework.alert(session, officer, case, "contact_due", now, key)
             add_event(session, case, "update_due_officer", now, reason=way.why_not,
-                      due=due.isoformat())
+                      due=due.isoformat(), flush=False)
             report.officer_to_contact += 1
         case.last_update_at = now
         case.next_update_due_at = now + PERIOD

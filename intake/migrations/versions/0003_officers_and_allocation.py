@@ -74,6 +74,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("next_update_due_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("last_update_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("closed_at", sa.DateTime(), nullable=True))
+        batch.add_column(sa.Column("update_reminded_for", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("followup_failures", sa.Integer(), nullable=False,
                                    server_default="0"))
         batch.add_column(sa.Column("followup_locked_until", sa.DateTime(), nullable=True))
@@ -85,10 +86,16 @@ def upgrade() -> None:
         batch.create_index("ix_cases_next_update_due_at", ["next_update_due_at"])
         batch.create_foreign_key("fk_cases_officer_id", "officers", ["officer_id"], ["id"])
         batch.create_index("ix_cases_officer_id", ["officer_id"])
+        batch.create_index("ix_cases_officer_status", ["officer_id", "status"])
+        batch.create_index("ix_cases_status_update_due", ["status", "next_update_due_at"])
+    # Open cases from before casework get their fortnightly update from the first run.
+    op.execute("UPDATE cases SET next_update_due_at = created_at WHERE status = 'open'")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
+        batch.drop_index("ix_cases_status_update_due")
+        batch.drop_index("ix_cases_officer_status")
         batch.drop_index("ix_cases_officer_id")
         batch.drop_constraint("fk_cases_officer_id", type_="foreignkey")
         batch.drop_index("ix_cases_next_update_due_at")
@@ -98,6 +105,7 @@ def downgrade() -> None:
                            existing_type=sa.String(length=200), existing_nullable=True)
         batch.drop_column("followup_locked_until")
         batch.drop_column("followup_failures")
+        batch.drop_column("update_reminded_for")
         batch.drop_column("closed_at")
         batch.drop_column("last_update_at")
         batch.drop_column("next_update_due_at")
