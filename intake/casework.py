@@ -102,10 +102,16 @@ def add_officer(
     return officer
 
 
-def verify_password(officer: Officer, password: str) -> bool:
-    """Check ``password`` against the officer's argon2 hash."""
+#: Checked against when no such officer exists, so a sign-in takes as long either way and
+#: does not tell which email addresses have accounts.
+_NOBODY = _HASHER.hash("no such officer")
+
+
+def verify_password(officer: Officer | None, password: str) -> bool:
+    """Check ``password`` against the officer's argon2 hash (or, with none, a dummy)."""
     try:
-        return bool(_HASHER.verify(officer.password_hash, password))
+        return bool(_HASHER.verify(officer.password_hash if officer else _NOBODY, password)
+                    ) and officer is not None
     except (VerificationError, InvalidHashError):
         return False
 

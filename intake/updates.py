@@ -162,7 +162,9 @@ def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesRepor
                           standard=standard, due=due.isoformat(), flush=False)
                 report.sent += 1
         else:
-            if officer is not None and officer.active:
+            # An anonymous reporter cannot be contacted at all: their officer's updates
+            # wait on the follow-up page, and nobody is asked to do the impossible.
+            if officer is not None and officer.active and not case.anonymous:
                 casework.alert(session, officer, case, "contact_due", now, key)
             add_event(session, case, "update_due_officer", now, reason=way.why_not,
                       due=due.isoformat(), flush=False)

@@ -146,8 +146,9 @@ def login() -> str | Response:
         else:
             with services().sessions() as db:
                 officer = find_officer(db, email) if email else None
-                good = (officer is not None and officer.active
-                        and verify_password(officer, password))
+                matches = verify_password(officer if officer and officer.active else None,
+                                          password)
+                good = officer is not None and officer.active and matches
                 staff = Staff(officer) if good and officer is not None else None
             if staff is None:
                 throttle().failed(email)

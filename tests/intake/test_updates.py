@@ -191,6 +191,7 @@ def test_an_anonymous_reporter_gets_no_message(desk, sessions, casework, clock):
     clock.advance(days=15)
     run(sessions, casework, clock)
     assert updates_sent(sessions) == []
+    assert alerts(sessions, "Contact the reporter now") == 0  # nobody can: no channel
 
 
 def test_an_opted_out_number_gets_nothing_until_it_opts_back_in(desk, sessions, casework,

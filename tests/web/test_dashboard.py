@@ -304,3 +304,9 @@ def test_a_closed_case_takes_no_update_and_no_reallocation(app):
         ned = session.scalar(select(Officer).where(Officer.email == "ned@landlord.example"))
     page = post_form(client, reference, "reallocate", officer=str(ned.id), reason="Workload")
     assert "Not reallocated: the case is closed" in page
+
+
+def test_an_unknown_email_costs_the_same_password_check():
+    from intake.casework import verify_password
+
+    assert verify_password(None, PASSWORD) is False
