@@ -13,9 +13,11 @@ import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from .server import LocalServer
 
 # Form values arrive as strings, JSON-encoded unless the parameter is itself a string (that is
 # how python-telegram-bot encodes them). These parameters are strings and are never decoded.
@@ -43,7 +45,7 @@ def _decode(name: str, value: str) -> Any:
         return value
 
 
-class FakeTelegram:
+class FakeTelegram(LocalServer):
     """A threaded local HTTP server answering like ``api.telegram.org`` for one bot token."""
 
     def __init__(self, token: str) -> None:
@@ -67,7 +69,6 @@ class FakeTelegram:
         self._faults: list[tuple[int, dict[str, Any], str]] = []
         self._delays: list[tuple[float, bool]] = []
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
 
@@ -85,44 +86,6 @@ class FakeTelegram:
         with self._changed:
             self._changed.notify_all()
         self.refuse()
-
-    def refuse(self) -> None:
-        """Close the listening socket so new connections are refused; the port is kept."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def accept(self) -> None:
-        """Listen again, on the same port, after :meth:`refuse`."""
-        if self._server is None:
-            self._listen()
-
-    def _listen(self) -> None:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._server.daemon_threads = True
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def __enter__(self) -> FakeTelegram:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """Where the fake listens, e.g. ``http://127.0.0.1:40123``; the bot's is this + "/bot"."""
-        if not self._port:
-            raise RuntimeError("FakeTelegram is not started")
-        return f"http://127.0.0.1:{self._port}"
 
     # -- what tests read and feed ---------------------------------------------------------------
 
@@ -347,3 +310,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Keep test output quiet."""
+
+
+FakeTelegram.handler = _Handler

@@ -15,9 +15,11 @@ import re
 import secrets
 import threading
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from .server import LocalServer
 
 _MESSAGES = re.compile(
     r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages(?:/(?P<sid>[^/]+))?\.json$"
@@ -41,7 +43,7 @@ def _segments(body: str) -> int:
     return 1 if len(body) <= single else math.ceil(len(body) / multi)
 
 
-class FakeTwilio:
+class FakeTwilio(LocalServer):
     """A threaded local HTTP server answering like ``api.twilio.com`` for one account."""
 
     def __init__(self, account_sid: str, auth_token: str) -> None:
@@ -54,7 +56,6 @@ class FakeTwilio:
         self._failures: list[int] = []
         self._delays: list[tuple[float, bool]] = []
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._port = 0
 
@@ -70,44 +71,6 @@ class FakeTwilio:
         """Stop listening and cut short any injected delays."""
         self._stopping.set()
         self.refuse()
-
-    def refuse(self) -> None:
-        """Close the listening socket so new connections are refused; the port is kept."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def accept(self) -> None:
-        """Listen again, on the same port, after :meth:`refuse`."""
-        if self._server is None:
-            self._listen()
-
-    def _listen(self) -> None:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._server.daemon_threads = True
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """Where the fake listens, e.g. ``http://127.0.0.1:40123`` (no trailing slash)."""
-        if not self._port:
-            raise RuntimeError("FakeTwilio is not started")
-        return f"http://127.0.0.1:{self._port}"
 
     # -- what tests read -----------------------------------------------------------------------
 
@@ -263,3 +226,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Keep test output quiet."""
+
+
+FakeTwilio.handler = _Handler
