@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from intake.casework import UPDATE_PERIOD, Casework, add_event
 from intake.i18n import N_, gettext
 from intake.models import Case, CaseEvent, Officer
-from intake.outbox import enqueue
+from intake.outbox import enqueue, identity_hash, is_opted_out
 from intake.quiet import quiet
 
 PERIOD = UPDATE_PERIOD
@@ -132,20 +132,23 @@ def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesRepor
     for case in cases:
         due = case.next_update_due_at
         assert due is not None
-        officer = session.get(Officer, case.officer_id) if case.officer_id else None
+        staff = responsible(session, case)
         if case.update_reminded_for != due:
             case.update_reminded_for = due
-            if officer is not None and officer.active and casework.alert(
-                session, officer, case, "reminder", now,
-                f"reminder:{case.id}:{due.isoformat()}"
-            ):
-                report.reminders += 1
+            for person in staff:
+                if casework.alert(session, person, case, "reminder", now,
+                                  f"reminder:{case.id}:{due.isoformat()}:{person.id}"):
+                    report.reminders += 1
         if due > now:
             continue
         if quiet(now):
             report.held_for_morning += 1
             continue
         way = route(case)
+        if way.channel in ("sms", "telegram") and way.address and is_opted_out(
+                session, identity_hash(way.channel, way.address)):
+            # They texted STOP: nothing is queued to pile up; the officer makes contact.
+            way = Route(None, why_not="opted out of messages: contact as they asked")
         key = f"update:{case.id}:{due.isoformat()}"
         if way.channel is not None and way.address is not None:
             text, standard = message_for(session, case)
@@ -164,14 +167,25 @@ def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesRepor
         else:
             # An anonymous reporter cannot be contacted at all: their officer's updates
             # wait on the follow-up page, and nobody is asked to do the impossible.
-            if officer is not None and officer.active and not case.anonymous:
-                casework.alert(session, officer, case, "contact_due", now, key)
+            if not case.anonymous:
+                for person in staff:
+                    casework.alert(session, person, case, "contact_due", now,
+                                   f"{key}:{person.id}")
             add_event(session, case, "update_due_officer", now, reason=way.why_not,
                       due=due.isoformat(), flush=False)
             report.officer_to_contact += 1
         case.last_update_at = now
         case.next_update_due_at = now + PERIOD
     return report
+
+
+def responsible(session: Session, case: Case) -> list[Officer]:
+    """Who is told about a case's updates: its officer, or (none active) the managers."""
+    officer = session.get(Officer, case.officer_id) if case.officer_id else None
+    if officer is not None and officer.active:
+        return [officer]
+    return list(session.scalars(select(Officer).where(Officer.active.is_(True),
+                                                      Officer.role == "manager")))
 
 
 def due_list(session: Session, now: datetime) -> list[dict[str, object]]:

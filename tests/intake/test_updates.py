@@ -194,15 +194,33 @@ def test_an_anonymous_reporter_gets_no_message(desk, sessions, casework, clock):
     assert alerts(sessions, "Contact the reporter now") == 0  # nobody can: no channel
 
 
-def test_an_opted_out_number_gets_nothing_until_it_opts_back_in(desk, sessions, casework,
-                                                                 clock):
+def test_an_opted_out_number_gets_nothing_and_the_officer_makes_contact(desk, sessions,
+                                                                        casework, clock):
     submit(desk)
     with transaction(sessions) as session:
         opt_out(session, "sms", identity_hash("sms", PHONE), clock())
-    clock.advance(days=14)
+    for _ in range(3):  # six weeks: nothing piles up to arrive at once on opting in
+        clock.advance(days=14)
+        report = run(sessions, casework, clock)
+        assert report.officer_to_contact == 1
+    assert updates_sent(sessions) == []
+    assert alerts(sessions, "Contact the reporter now") == 3
+
+
+def test_a_disabled_officers_reminders_go_to_the_managers(desk, sessions, casework, clock):
+    submit(desk)
+    with transaction(sessions) as session:
+        add_officer(session, name="Mo Manager", email="mo@landlord.example",
+                    password="x" * 12, now=clock(), role="manager")
+        from intake.casework import disable_officer
+
+        disable_officer(session, "olive@landlord.example")
+    clock.advance(days=12, hours=1)
     run(sessions, casework, clock)
-    (update,) = updates_sent(sessions)
-    assert update.status == "held"
+    with sessions() as session:
+        reminders = [row.recipient for row in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "alert")) if "update due in 2 days" in row.payload["text"]]
+    assert reminders == ["mo@landlord.example"]
 
 
 def test_updates_due_lists_when_and_how(desk, sessions, clock):
