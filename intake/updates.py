@@ -17,8 +17,8 @@ officer is, how to reply). Then the next is due 14 days later.
   in this chat", by SMS when they gave a mobile for texts, by email when they gave an
   address; only when they said messages may be left (someone else may see them),
   never to an anonymous reporter (no channel is kept open). Otherwise the officer is
-  alerted to make contact the way the reporter asked. Opt-outs are honoured by the
-  outbox, which holds messages to an opted-out number.
+  alerted to make contact the way the reporter asked, as when the reporter has opted
+  out of messages (SMS STOP): nothing is queued to pile up for them.
 - **Officers are reminded** two days before an update is due.
 """
 
