@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,10 +19,13 @@ from sqlalchemy import Engine as SAEngine
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+import intake.outbox
 from intake import crypto
 from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
 from intake.service import IntakeService
+from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.twilio_api import FakeTwilio
 from web import create_app
 
 
@@ -128,3 +133,53 @@ def app(tmp_path: Path, data_key: str) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+# -- the provider fakes and outbox pacing, for the channel and casework tests -------------
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """python-telegram-bot 22 warns whenever RetryAfter is built, unless told to use
+    timedelta (what the app expects anyway)."""
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[FakeTwilio]:
+    from tests.channels.helpers import ACCOUNT_SID, AUTH_TOKEN
+
+    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_telegram() -> Iterator[FakeTelegram]:
+    from tests.channels.helpers import BOT_TOKEN
+
+    with FakeTelegram(BOT_TOKEN) as fake:
+        yield fake
+
+
+@dataclass
+class Pacing:
+    """Stands in for ``time.monotonic`` and ``time.sleep`` in the outbox: a sleep is
+    recorded and moves this clock on at once, so pacing is exact and costs no time."""
+
+    now: float = field(default_factory=lambda: time.monotonic() + 3600.0)
+    waits: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def pacing(monkeypatch: pytest.MonkeyPatch) -> Pacing:
+    pace = Pacing()
+    monkeypatch.setattr(intake.outbox, "time",
+                        SimpleNamespace(monotonic=pace.monotonic, sleep=pace.sleep))
+    return pace

@@ -6,44 +6,29 @@ from __future__ import annotations
 import email
 import socket
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from flask import Flask
-from sqlalchemy import text
 
 import intake.casework
-import intake.outbox
+from tests.channels.conftest import _close, _make_app, channel_config
 from tests.channels.helpers import (
-    ACCOUNT_SID,
-    AUTH_TOKEN,
-    BOT_TOKEN,
-    FROM_NUMBER,
     PUBLIC_URL,
-    WEBHOOK_SECRET,
 )
-from tests.conftest import HASH_KEY, Clock
+from tests.conftest import Clock, Pacing
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
-from web import create_app
-from web import telegram as telegram_blueprint
 from web.config import PROVIDER_VARIABLES
-from web.extensions import services
 
 SMTP_FROM = "alerts@landlord.example"
 
-#: Every table casework writes, emptied between tests on the shared PostgreSQL database
-#: (one TRUNCATE ... CASCADE, so the foreign keys between them do not matter).
-TABLES = ("case_events", "outbox", "opt_outs", "inbound_messages", "conversations", "cases",
-          "officers")
 
 
 @dataclass
@@ -136,46 +121,6 @@ def smtp() -> Iterator[SMTPServer]:
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """python-telegram-bot 22 warns whenever RetryAfter is built, unless told to use timedelta."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram(BOT_TOKEN) as fake:
-        yield fake
-
-
-@dataclass
-class Pacing:
-    """Stands in for ``time.monotonic`` and ``time.sleep`` in the outbox, so pacing costs
-    no real time."""
-
-    now: float = field(default_factory=lambda: time.monotonic() + 3600.0)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def pacing(monkeypatch: pytest.MonkeyPatch) -> Pacing:
-    pace = Pacing()
-    monkeypatch.setattr(intake.outbox, "time",
-                        SimpleNamespace(monotonic=pace.monotonic, sleep=pace.sleep))
-    return pace
-
-
 @pytest.fixture
 def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """argon2 with the least work, for tests that add officers by the handful (the
@@ -186,46 +131,10 @@ def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def casework_config(database_url: str, data_key: str, smtp: SMTPServer, twilio: FakeTwilio,
                     telegram: FakeTelegram, **extra: Any) -> dict[str, Any]:
-    """The app's configuration: email to the local SMTP server, SMS and Telegram to the fakes."""
-    return {
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "DATA_KEY": data_key,
-        "HASH_KEY": HASH_KEY,
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": smtp.port,
-        "SMTP_FROM": SMTP_FROM,
-        "PUBLIC_URL": PUBLIC_URL,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": FROM_NUMBER,
-        "TWILIO_API_BASE_URL": twilio.base_url,
-        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "TELEGRAM_API_BASE_URL": telegram.base_url,
-        "PROVIDER_TIMEOUT_SECONDS": 2,
-        **extra,
-    }
-
-
-def _make_app(config: dict[str, Any], clock: Clock, pacing: Pacing) -> Flask:
-    app = create_app(config)
-    the = services(app)
-    the.intake.clock = clock
-    the.outbox.clock = clock
-    the.outbox.sleep = pacing.sleep
-    if the.db.dialect.name == "postgresql":
-        with the.db.begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    return app
-
-
-def _close(app: Flask) -> None:
-    the = services(app)
-    the.worker.stop()
-    if telegram_blueprint.SENDER in app.extensions:
-        telegram_blueprint.sender(app).close()
-    the.db.dispose()
+    """The channel tests' configuration, plus the real SMTP server and a public URL."""
+    return channel_config(database_url, data_key, twilio, telegram, SMTP_HOST="127.0.0.1",
+                          SMTP_PORT=smtp.port, SMTP_FROM=SMTP_FROM, PUBLIC_URL=PUBLIC_URL,
+                          **extra)
 
 
 @pytest.fixture

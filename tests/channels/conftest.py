@@ -3,11 +3,8 @@ the Telegram Bot API, on SQLite or PostgreSQL, with a clock and pacing the test 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,7 +12,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-import intake.outbox
 from tests.channels.helpers import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -24,58 +20,19 @@ from tests.channels.helpers import (
     PUBLIC_URL,
     WEBHOOK_SECRET,
 )
-from tests.conftest import HASH_KEY, Clock
+from tests.conftest import HASH_KEY, Clock, Pacing
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
 from web import create_app
 from web import telegram as telegram_blueprint
 from web.extensions import services
 
-#: Every table a channel turn writes; emptied between tests on the shared PostgreSQL database.
-TABLES = ("conversations", "cases", "inbound_messages", "outbox", "opt_outs")
+#: Every table a turn, casework or the outbox writes; emptied between tests on the shared
+#: PostgreSQL database (TRUNCATE ... CASCADE: the order does not matter).
+TABLES = ("audit_log", "case_events", "conversations", "cases", "officers",
+          "inbound_messages", "outbox", "opt_outs")
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    """python-telegram-bot 22 warns whenever RetryAfter is built, unless told to use
-    timedelta (what the app expects anyway)."""
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[FakeTwilio]:
-    with FakeTwilio(ACCOUNT_SID, AUTH_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake_telegram() -> Iterator[FakeTelegram]:
-    with FakeTelegram(BOT_TOKEN) as fake:
-        yield fake
-
-
-@dataclass
-class Pacing:
-    """Stands in for ``time.monotonic`` and ``time.sleep`` in the outbox: a sleep is
-    recorded and moves this clock on at once, so pacing is exact and costs no time."""
-
-    now: float = field(default_factory=lambda: time.monotonic() + 3600.0)
-    waits: list[float] = field(default_factory=list)
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def pacing(monkeypatch: pytest.MonkeyPatch) -> Pacing:
-    pace = Pacing()
-    monkeypatch.setattr(intake.outbox, "time",
-                        SimpleNamespace(monotonic=pace.monotonic, sleep=pace.sleep))
-    return pace
 
 
 def channel_config(database_url: str, data_key: str, twilio: FakeTwilio,
