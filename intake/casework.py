@@ -7,7 +7,8 @@ the duty officer, and an urgent one is copied to a manager. Every alert is an ou
 message written in the same transaction as the allocation, on the channel the officer
 chose, and carries the reference, the urgency and a link: never special-category
 details. An alert not acknowledged in time (an hour if urgent, else one working day)
-goes to the managers.
+goes to the managers. A case submitted while nobody could take it is allocated by the
+scheduled jobs as soon as someone can, and the managers are told it waited.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ ALERT_WORDS = {
     "reminder": "Fortnightly update due in 2 days for case",
     "contact_due": "Contact the reporter now (fortnightly update) on case",
     "danger": "DANGER NOW reported by the reporter of case",
+    "unallocated": "No officer was available to take case",
 }
 #: Reporters hear about their case at least this often (§4.14).
 UPDATE_PERIOD = timedelta(days=14)
@@ -222,14 +224,55 @@ class Casework:
         officer, reason = self.choose_officer(session, case)
         if officer is None:
             add_event(session, case, "unallocated", now, reason="no active officer")
-            log.warning("case %s could not be allocated: no active officer", case.reference)
+            log.warning("case %s could not be allocated: no active officer (the jobs retry)",
+                        case.reference)
             return
         self.assign(session, case, officer, now, reason)
-        if case.urgent:
-            manager = self.manager_for_copy(session, exclude=officer)
-            if manager is not None:
-                self.alert(session, manager, case, "copy", now,
-                           f"copy:{case.id}:{manager.id}")
+        self.copy_if_urgent(session, case, officer, now)
+
+    def copy_if_urgent(self, session: Session, case: Case, officer: Officer,
+                       now: datetime) -> None:
+        """An urgent case's allocation is copied to a manager (not ``officer``)."""
+        if not case.urgent:
+            return
+        manager = self.manager_for_copy(session, exclude=officer)
+        if manager is not None:
+            self.alert(session, manager, case, "copy", now, f"copy:{case.id}:{manager.id}")
+
+    def allocate_waiting(self, session: Session, now: datetime) -> int:
+        """Allocate the open cases left with no officer (nobody could take them when they
+        were submitted) by the rules of :meth:`on_submitted`, and tell the active
+        managers, once per case, that it waited. Returns how many were allocated.
+
+        Read on the officer/status index: the cost follows the cases waiting, not all cases.
+        """
+        waiting = list(session.scalars(select(Case).where(
+            Case.officer_id.is_(None), Case.status == "open")
+            .order_by(Case.urgent.desc(), Case.created_at, Case.id)))
+        if not waiting:
+            return 0
+        if session.scalar(select(Officer.id).where(Officer.active.is_(True)).limit(1)) is None:
+            # Nobody to allocate to or to tell: they wait for the first officer added.
+            log.warning("%d case(s) wait unallocated: there is no active officer or manager",
+                        len(waiting))
+            return 0
+        managers = list(session.scalars(select(Officer).where(
+            Officer.active.is_(True), Officer.role == "manager").order_by(Officer.id)))
+        allocated = 0
+        for case in waiting:
+            officer, reason = self.choose_officer(session, case)
+            if officer is not None:
+                self.assign(session, case, officer, now, f"{reason} (after waiting unallocated)")
+                self.copy_if_urgent(session, case, officer, now)
+                allocated += 1
+            for manager in managers:
+                if officer is None or manager.id != officer.id:
+                    self.alert(session, manager, case, "unallocated", now,
+                               f"unallocated:{case.id}:{manager.id}")
+        if allocated < len(waiting):
+            log.warning("%d case(s) wait unallocated: no officer can take them",
+                        len(waiting) - allocated)
+        return allocated
 
     def choose_officer(self, session: Session, case: Case) -> tuple[Officer | None, str]:
         """Who gets ``case``, and why (area, urgency, no area, nobody covering the area)."""

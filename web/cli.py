@@ -75,17 +75,21 @@ PROCESSED_KEPT = timedelta(days=7)
 REPLIES_KEPT = timedelta(hours=1)
 
 
+#: What :func:`run_jobs` reports, each a count.
+JOB_COUNTS = ("allocated", "escalated", "expired", "updates_sent", "updates_for_officers",
+              "updates_held_for_morning", "reminders")
+
+
 def run_jobs(app: Flask) -> dict[str, int]:
-    """The background jobs, once: escalate unacknowledged alerts, queue the fortnightly
-    updates and reminders due, delete abandoned conversations, forget old
-    processed-message records and dead messages' words."""
+    """The background jobs, once: allocate cases left unallocated, escalate
+    unacknowledged alerts, queue the fortnightly updates and reminders due, delete
+    abandoned conversations, forget old processed-message records and dead messages'
+    words."""
     the = services(app)
     with only_one(the.db, "hatereport-jobs") as mine:
         if not mine:
             log.info("the jobs are running in another process; skipped")
-            return {"escalated": 0, "expired": 0, "updates_sent": 0,
-                    "updates_for_officers": 0, "updates_held_for_morning": 0,
-                    "reminders": 0, "skipped": 1}
+            return {**dict.fromkeys(JOB_COUNTS, 0), "skipped": 1}
         return _jobs(app)
 
 
@@ -93,16 +97,19 @@ def _jobs(app: Flask) -> dict[str, int]:
     the = services(app)
     now = the.intake.clock()
     with transaction(the.sessions) as session:
+        allocated = the.casework.allocate_waiting(session, now)
+    with transaction(the.sessions) as session:
         escalated = the.casework.escalate_due(session, now)
     with transaction(the.sessions) as session:
         updates = run_updates(session, now, the.casework)
-    if escalated or updates.sent or updates.reminders or updates.officer_to_contact:
+    if allocated or escalated or updates.sent or updates.reminders or (
+            updates.officer_to_contact):
         the.worker.kick()
     expired = the.intake.expire()
     the.intake.forget_processed(now - PROCESSED_KEPT, now - REPLIES_KEPT)
     the.outbox.purge(now - the.intake.engine.settings.conversation_ttl)
-    return {"escalated": escalated, "expired": expired, "updates_sent": updates.sent,
-            "updates_for_officers": updates.officer_to_contact,
+    return {"allocated": allocated, "escalated": escalated, "expired": expired,
+            "updates_sent": updates.sent, "updates_for_officers": updates.officer_to_contact,
             "updates_held_for_morning": updates.held_for_morning,
             "reminders": updates.reminders}
 
@@ -392,7 +399,8 @@ def worker(once: bool) -> None:
             sent += report.sent
             if not report.sent:
                 break
-        click.echo(f"escalated {done['escalated']}, updates queued {done['updates_sent']}, "
+        click.echo(f"allocated {done['allocated']}, escalated {done['escalated']}, "
+                   f"updates queued {done['updates_sent']}, "
                    f"updates for officers {done['updates_for_officers']}, held for the "
                    f"morning {done['updates_held_for_morning']}, reminders "
                    f"{done['reminders']}, expired {done['expired']}, messages sent {sent}")

@@ -1,0 +1,163 @@
+"""Cases submitted while nobody could take them: the scheduled jobs allocate them as soon
+as someone can (by the rules of allocation on submit) and tell the managers, once, that a
+case waited. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import event, text
+
+from intake.models import Case
+from tests.casework.helpers import (
+    alerts,
+    case_json,
+    deliver_all,
+    kinds,
+    officer,
+    officer_of,
+    report,
+    urgent_report,
+)
+from tests.casework.test_alerts import assert_nothing_personal
+from web.cli import run_jobs
+from web.extensions import services
+
+LINK = "https://report.example.org/cases/{}"
+
+
+def keyed(app, prefix: str) -> list[str]:
+    """The recipients of the alerts whose idempotency key starts with ``prefix``."""
+    return sorted(row.recipient or "" for row in alerts(app)
+                  if (row.idempotency_key or "").startswith(f"alert:{prefix}"))
+
+
+def test_a_case_left_unallocated_goes_to_the_first_officer_who_can_take_it(db_app, smtp,
+                                                                           clock, caplog):
+    _, reference = report(db_app)
+    assert kinds(db_app, reference) == ["submitted", "unallocated"]
+    clock.advance(minutes=5)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="intake.casework"):
+        assert run_jobs(db_app)["allocated"] == 0
+    assert "1 case(s) wait unallocated" in caplog.text
+    assert reference not in caplog.text  # a count, every minute, not a list
+    assert alerts(db_app) == []
+
+    officer(db_app, "Sid Sinfin", "sid@landlord.example", areas=["Sinfin"])
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Max Manager", "max@landlord.example", role="manager")
+    clock.advance(hours=3)
+    assert run_jobs(db_app)["allocated"] == 1
+    case = case_json(db_app, reference)
+    assert case["officer"]["email"] == "nia@landlord.example"  # the area's officer
+    assert case["allocated_at"] == "2026-11-27T17:05:00Z"  # the escalation clock starts now
+    [allocated] = [event for event in case["timeline"] if event["kind"] == "allocated"]
+    assert allocated["reason"] == "covers Normanton (after waiting unallocated)"
+    assert keyed(db_app, "new") == ["nia@landlord.example"]
+    assert keyed(db_app, "unallocated") == ["max@landlord.example"]
+    assert keyed(db_app, "copy") == []  # not urgent
+
+    # Once: the next runs find nothing waiting and tell nobody again.
+    clock.advance(minutes=1)
+    assert run_jobs(db_app)["allocated"] == 0
+    assert len(alerts(db_app)) == 2
+    assert deliver_all(db_app) == 2
+    [to_officer] = smtp.to("nia@landlord.example")
+    assert "New case" in to_officer.subject and reference in to_officer.subject
+    [to_manager] = smtp.to("max@landlord.example")
+    assert "No officer was available" in to_manager.subject
+    assert reference in to_manager.subject and LINK.format(reference) in to_manager.body
+    for mail in (to_officer, to_manager):
+        assert_nothing_personal(mail.whole)
+    assert smtp.to("sid@landlord.example") == []
+
+
+def test_an_urgent_case_left_unallocated_goes_to_the_duty_officer_with_a_copy(db_app,
+                                                                               clock):
+    reference = urgent_report(db_app)
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Dee Duty", "dee@landlord.example", duty=True)
+    officer(db_app, "Max Manager", "max@landlord.example", role="manager")
+    officer(db_app, "Mia Manager", "mia@landlord.example", role="manager")
+    assert run_jobs(db_app)["allocated"] == 1
+    assert officer_of(db_app, reference) == "dee@landlord.example"
+    assert keyed(db_app, "new") == ["dee@landlord.example"]
+    assert keyed(db_app, "copy") == ["max@landlord.example"]  # one manager, as on submit
+    assert keyed(db_app, "unallocated") == ["max@landlord.example", "mia@landlord.example"]
+    assert all("URGENT" in (row.payload or {}).get("text", "") for row in alerts(db_app))
+    # It escalates an hour after the late allocation, like any urgent case.
+    clock.advance(minutes=61)
+    assert run_jobs(db_app)["escalated"] == 1
+
+
+def test_waiting_cases_share_out_by_caseload_and_a_lone_manager_takes_them(db_app, clock):
+    first = report(db_app)[1]
+    second = report(db_app)[1]
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Ned Normanton", "ned@landlord.example", areas=["Normanton"])
+    assert run_jobs(db_app)["allocated"] == 2
+    assert {officer_of(db_app, first), officer_of(db_app, second)} == {
+        "nia@landlord.example", "ned@landlord.example"}
+    assert keyed(db_app, "unallocated") == []  # no manager to tell
+
+    # With only a manager, the manager takes it (the rules on submit): told once, as its
+    # officer, not also as a manager.
+    with services(db_app).sessions() as session:
+        session.execute(text("UPDATE officers SET active = :no"), {"no": False})
+        session.commit()
+    third = report(db_app)[1]
+    assert officer_of(db_app, third) is None
+    officer(db_app, "Max Manager", "max@landlord.example", role="manager")
+    assert run_jobs(db_app)["allocated"] == 1
+    assert officer_of(db_app, third) == "max@landlord.example"
+    assert keyed(db_app, "unallocated") == []
+    assert keyed(db_app, f"new:{case_id(db_app, third)}") == ["max@landlord.example"]
+
+
+def case_id(app, reference: str) -> int:
+    with services(app).sessions() as session:
+        found = session.execute(text("SELECT id FROM cases WHERE reference = :r"),
+                                {"r": reference}).scalar()
+        assert found is not None
+        return int(found)
+
+
+def test_the_waiting_cases_are_found_on_an_index(db_app, clock):
+    """The jobs run every minute: the search for waiting cases reads an index, not every
+    open case."""
+    _, reference = report(db_app)
+    the = services(db_app)
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM cases" in statement and "officer_id IS NULL" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(the.db, "before_cursor_execute", capture)
+    try:
+        run_jobs(db_app)
+    finally:
+        event.remove(the.db, "before_cursor_execute", capture)
+    assert seen, "the jobs looked for unallocated cases"
+    statement, parameters = seen[0]
+    with the.db.connect() as connection:
+        if the.db.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters))
+        else:
+            # PostgreSQL plans by statistics: 5,000 allocated open cases beside the one
+            # waiting, as a busy service would have (rolled back after).
+            busy = officer(db_app, "Nia Normanton", "nia@landlord.example")
+            columns = ", ".join(column.name for column in Case.__table__.columns
+                                if column.name not in ("id", "reference", "officer_id"))
+            connection.execute(text(
+                f"INSERT INTO cases ({columns}, reference, officer_id) "
+                f"SELECT {columns}, 'HR-' || g, :officer FROM cases, "
+                "generate_series(1, 5000) AS g WHERE cases.reference = :reference"),
+                {"officer": busy, "reference": reference})
+            connection.exec_driver_sql("ANALYZE cases")
+            plan = " ".join(str(row[0]) for row in connection.exec_driver_sql(
+                f"EXPLAIN {statement}", parameters))
+            connection.rollback()
+    assert "ix_cases_officer_status" in plan, plan
