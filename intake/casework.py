@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.models import Case, CaseEvent, Officer
-from intake.outbox import enqueue
+from intake.outbox import Batch, enqueue
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,19 @@ def disable_officer(session: Session, email: str) -> Officer:
     return officer
 
 
+def alert_channel(officer: Officer) -> str:
+    """The channel the officer's alerts go out on: the one they chose, or email when the
+    address that channel needs is missing (as :meth:`Casework.alert` does)."""
+    address = {"sms": officer.phone, "telegram": officer.telegram_chat}.get(officer.alerts)
+    return officer.alerts if officer.alerts == "email" or address else "email"
+
+
+def alert_channels_wanted(session: Session) -> set[str]:
+    """The channels active officers and managers are alerted on."""
+    return {alert_channel(officer) for officer in session.scalars(
+        select(Officer).where(Officer.active.is_(True)))}
+
+
 def open_caseloads(session: Session, officer_ids: list[int] | None = None) -> dict[int, int]:
     """Open cases per officer id (of ``officer_ids``, or of everyone)."""
     query = select(Case.officer_id, func.count()).where(Case.status == "open",
@@ -187,9 +200,10 @@ class Casework:
         return f"{base}/cases/{case.reference}" if base else f"case {case.reference}"
 
     def alert(self, session: Session, officer: Officer, case: Case, kind: str,
-              now: datetime, key: str) -> bool:
+              now: datetime, key: str, batch: Batch | None = None) -> bool:
         """Queue an alert to ``officer`` about ``case``: reference, urgency and a link only.
-        False if this alert (``key``) was queued before."""
+        False if this alert (``key``) was queued before. A sweep over many cases passes
+        its :class:`~intake.outbox.Batch`."""
         urgency = "URGENT. " if case.urgent else ""
         subject = f"hatereport: {urgency}{ALERT_WORDS[kind]} {case.reference}"
         text = f"{subject}\n{self.link(case)}"
@@ -206,10 +220,10 @@ class Casework:
         elif channel == "telegram":
             payload["method"] = "sendMessage"
         queued = enqueue(session, channel, address, payload, "alert", now,
-                         idempotency_key=f"alert:{key}")
+                         idempotency_key=f"alert:{key}", batch=batch)
         if queued is not None:
             add_event(session, case, "alert_queued", now, officer=officer, alert=kind,
-                      channel=channel)
+                      channel=channel, flush=batch is None)
         return queued is not None
 
     # -- on submit ---------------------------------------------------------------------

@@ -25,7 +25,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -81,6 +81,48 @@ class Sender(Protocol):
         """Send ``payload`` to ``recipient``; return the provider's message id, if any."""
 
 
+class Batch:
+    """What a batch of :func:`enqueue` calls (a sweep over many cases) needs to know of
+    the outbox, asked in a few queries instead of two per message: which idempotency
+    keys are queued already, and which recipients have opted out."""
+
+    CHUNK = 500
+
+    def __init__(self, session: Session, keys: Iterable[str] = (),
+                 recipients: Iterable[str] = ()) -> None:
+        self.session = session
+        self.queued: set[str] = set()
+        self.opted_out: dict[str, bool] = {}
+        wanted = list(dict.fromkeys(keys))
+        for start in range(0, len(wanted), self.CHUNK):
+            self.queued.update(session.scalars(select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.idempotency_key.in_(wanted[start:start + self.CHUNK]))))
+        self.known_keys = set(wanted)
+        self.prefetch_opt_outs(recipients)
+
+    def prefetch_opt_outs(self, recipients: Iterable[str]) -> None:
+        """Look up the opt-outs of ``recipients`` (keyed hashes) not yet known."""
+        wanted = [one for one in dict.fromkeys(recipients) if one not in self.opted_out]
+        for start in range(0, len(wanted), self.CHUNK):
+            chunk = wanted[start:start + self.CHUNK]
+            found = set(self.session.scalars(select(OptOut.identity_hash).where(
+                OptOut.identity_hash.in_(chunk))))
+            self.opted_out.update((one, one in found) for one in chunk)
+
+    def is_queued(self, key: str) -> bool:
+        if key in self.queued:
+            return True
+        if key in self.known_keys:
+            return False
+        return self.session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.idempotency_key == key)) is not None
+
+    def is_opted_out(self, recipient: str) -> bool:
+        if recipient not in self.opted_out:
+            self.prefetch_opt_outs([recipient])
+        return self.opted_out[recipient]
+
+
 def enqueue(
     session: Session,
     channel: str,
@@ -89,15 +131,22 @@ def enqueue(
     purpose: str,
     now: datetime,
     idempotency_key: str | None = None,
+    batch: Batch | None = None,
 ) -> OutboxMessage | None:
     """Queue one message in the caller's transaction; None if ``idempotency_key`` was
-    queued before (the caller's change is then a repeat, and nothing more is sent)."""
+    queued before (the caller's change is then a repeat, and nothing more is sent).
+
+    With a :class:`Batch`, what it prefetched answers both questions and the row is
+    written at the transaction's next flush; without one, each call asks and flushes."""
     recipient_id = identity_hash(channel, recipient)
-    if idempotency_key is not None and session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.idempotency_key == idempotency_key)
-    ) is not None:
+    if idempotency_key is not None and (
+        batch.is_queued(idempotency_key) if batch is not None else session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.idempotency_key == idempotency_key)
+        ) is not None
+    ):
         return None
-    held = session.get(OptOut, recipient_id) is not None
+    held = (batch.is_opted_out(recipient_id) if batch is not None
+            else session.get(OptOut, recipient_id) is not None)
     message = OutboxMessage(
         channel=channel,
         recipient=recipient,
@@ -111,7 +160,11 @@ def enqueue(
         created_at=now,
     )
     session.add(message)
-    session.flush()
+    if batch is not None:
+        if idempotency_key is not None:
+            batch.queued.add(idempotency_key)
+    else:
+        session.flush()
     return message
 
 

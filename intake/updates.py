@@ -28,13 +28,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from intake.casework import UPDATE_PERIOD, Casework, add_event
 from intake.i18n import N_, gettext
 from intake.models import Case, CaseEvent, Officer
-from intake.outbox import enqueue, identity_hash, is_opted_out
+from intake.outbox import Batch, enqueue, identity_hash
 from intake.quiet import quiet
 
 PERIOD = UPDATE_PERIOD
@@ -92,17 +92,34 @@ def route(case: Case) -> Route:
 
 def written_update(session: Session, case: Case) -> CaseEvent | None:
     """The officer's latest update written since the last one was sent, if any."""
-    query = select(CaseEvent).where(CaseEvent.case_id == case.id,
-                                    CaseEvent.kind == "update_written")
-    if case.last_update_at is not None:
-        query = query.where(CaseEvent.at > case.last_update_at)
-    return session.scalars(query.order_by(CaseEvent.id.desc()).limit(1)).first()
+    return written_updates(session, [case]).get(case.id)
 
 
-def message_for(session: Session, case: Case) -> tuple[str, bool]:
-    """The update's words in the reporter's language, and whether it is the standard one."""
+def written_updates(session: Session, cases: list[Case]) -> dict[int, CaseEvent]:
+    """For each case, the officer's latest update written since the last one was sent:
+    one query per :data:`CHUNK` cases."""
+    found: dict[int, CaseEvent] = {}
+    by_id = {case.id: case for case in cases}
+    ids = list(by_id)
+    for start in range(0, len(ids), CHUNK):
+        latest = (select(func.max(CaseEvent.id))
+                  .where(CaseEvent.case_id.in_(ids[start:start + CHUNK]),
+                         CaseEvent.kind == "update_written")
+                  .group_by(CaseEvent.case_id))
+        for event in session.scalars(select(CaseEvent).where(CaseEvent.id.in_(latest))):
+            since = by_id[event.case_id].last_update_at
+            if since is None or event.at > since:
+                found[event.case_id] = event
+    return found
+
+
+def message_for(session: Session, case: Case, written: CaseEvent | None = None,
+                looked: bool = False) -> tuple[str, bool]:
+    """The update's words in the reporter's language, and whether it is the standard one
+    (``looked``: ``written`` is already the answer of :func:`written_update`)."""
     officer = case.officer.name if case.officer else "-"
-    written = written_update(session, case)
+    if not looked:
+        written = written_update(session, case)
     if written is not None and written.text:
         frame = gettext(case.language, OFFICER_UPDATE, reference=case.reference,
                         officer=officer)
@@ -120,72 +137,117 @@ class UpdatesReport:
 
 
 def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesReport:
-    """Queue every update and reminder due by ``now``; safe to run any number of times."""
+    """Queue every update and reminder due by ``now``; safe to run any number of times.
+
+    The work is read in a few batched queries (the cases, their officers' written
+    updates, which keys are queued, who opted out), so its cost follows what is due."""
     report = UpdatesReport()
     # Indexed on the due time; a case in the reminder window is read again only once it
     # is due, so the sweep's cost follows what is due, not how many cases are open.
-    cases = session.scalars(select(Case).where(
+    cases = list(session.scalars(select(Case).where(
         Case.status == "open", Case.next_update_due_at.is_not(None),
         Case.next_update_due_at <= now + REMIND_BEFORE,
         or_(Case.next_update_due_at <= now, Case.update_reminded_for.is_(None),
-            Case.update_reminded_for != Case.next_update_due_at)))
-    for case in cases:
-        due = case.next_update_due_at
-        assert due is not None
-        staff = responsible(session, case)
-        if case.update_reminded_for != due:
-            case.update_reminded_for = due
-            for person in staff:
-                if casework.alert(session, person, case, "reminder", now,
-                                  f"reminder:{case.id}:{due.isoformat()}:{person.id}"):
-                    report.reminders += 1
-        if due > now:
-            continue
-        if quiet(now):
-            report.held_for_morning += 1
-            continue
-        way = route(case)
-        if way.channel in ("sms", "telegram") and way.address and is_opted_out(
-                session, identity_hash(way.channel, way.address)):
-            # They texted STOP: nothing is queued to pile up; the officer makes contact.
-            way = Route(None, why_not="opted out of messages: contact as they asked")
-        key = f"update:{case.id}:{due.isoformat()}"
-        if way.channel is not None and way.address is not None:
-            text, standard = message_for(session, case)
-            # Held by the outbox too, should a retry fall in the quiet hours.
-            payload: dict[str, object] = {"text": text, "quiet_hours": True}
-            if way.channel == "email":
-                payload["subject"] = gettext(case.language, EMAIL_SUBJECT,
-                                             reference=case.reference)
-            elif way.channel == "telegram":
-                payload["method"] = "sendMessage"
-            if enqueue(session, way.channel, way.address, payload, "update", now,
-                       idempotency_key=key) is not None:
-                add_event(session, case, "update_sent", now, channel=way.channel,
-                          standard=standard, due=due.isoformat(), flush=False)
-                report.sent += 1
-        else:
-            # An anonymous reporter cannot be contacted at all: their officer's updates
-            # wait on the follow-up page, and nobody is asked to do the impossible.
-            if not case.anonymous:
-                for person in staff:
-                    casework.alert(session, person, case, "contact_due", now,
-                                   f"{key}:{person.id}")
-            add_event(session, case, "update_due_officer", now, reason=way.why_not,
-                      due=due.isoformat(), flush=False)
-            report.officer_to_contact += 1
-        case.last_update_at = now
-        case.next_update_due_at = now + PERIOD
+            Case.update_reminded_for != Case.next_update_due_at))))
+    if not cases:
+        return report
+    with session.no_autoflush:
+        staff_of = Staff(session)
+        due_now = [case for case in cases if _due(case) <= now]
+        routes = {case.id: route(case) for case in due_now}
+        keys = [f"update:{case.id}:{_due(case).isoformat()}" for case in due_now]
+        keys += [f"alert:{key}:{person.id}" for case in cases
+                 for key in (f"reminder:{case.id}:{_due(case).isoformat()}",
+                             f"update:{case.id}:{_due(case).isoformat()}")
+                 for person in staff_of(case)]
+        batch = Batch(session, keys, [identity_hash(way.channel, way.address)
+                                      for way in routes.values()
+                                      if way.channel is not None and way.address])
+        written = written_updates(session, due_now) if not quiet(now) else {}
+        for case in cases:
+            _sweep_one(session, case, now, casework, staff_of(case), routes.get(case.id),
+                       written.get(case.id), batch, report)
     return report
+
+
+CHUNK = 500
+
+
+def _due(case: Case) -> datetime:
+    assert case.next_update_due_at is not None
+    return case.next_update_due_at
+
+
+def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
+               staff: list[Officer], way: Route | None, written: CaseEvent | None,
+               batch: Batch, report: UpdatesReport) -> None:
+    due = _due(case)
+    if due > now and case.update_reminded_for != due:
+        # Two days ahead; an update already due (after downtime) goes out without one.
+        case.update_reminded_for = due
+        for person in staff:
+            if casework.alert(session, person, case, "reminder", now,
+                              f"reminder:{case.id}:{due.isoformat()}:{person.id}", batch):
+                report.reminders += 1
+    if due > now:
+        return
+    if quiet(now):
+        report.held_for_morning += 1
+        return
+    assert way is not None
+    if way.channel in ("sms", "telegram") and way.address and batch.is_opted_out(
+            identity_hash(way.channel, way.address)):
+        # They texted STOP: nothing is queued to pile up; the officer makes contact.
+        way = Route(None, why_not="opted out of messages: contact as they asked")
+    key = f"update:{case.id}:{due.isoformat()}"
+    if way.channel is not None and way.address is not None:
+        text, standard = message_for(session, case, written, looked=True)
+        # Held by the outbox too, should a retry fall in the quiet hours.
+        payload: dict[str, object] = {"text": text, "quiet_hours": True}
+        if way.channel == "email":
+            payload["subject"] = gettext(case.language, EMAIL_SUBJECT,
+                                         reference=case.reference)
+        elif way.channel == "telegram":
+            payload["method"] = "sendMessage"
+        if enqueue(session, way.channel, way.address, payload, "update", now,
+                   idempotency_key=key, batch=batch) is not None:
+            add_event(session, case, "update_sent", now, channel=way.channel,
+                      standard=standard, due=due.isoformat(), flush=False)
+            report.sent += 1
+    else:
+        # An anonymous reporter cannot be contacted at all: their officer's updates
+        # wait on the follow-up page, and nobody is asked to do the impossible.
+        if not case.anonymous:
+            for person in staff:
+                casework.alert(session, person, case, "contact_due", now,
+                               f"{key}:{person.id}", batch)
+        add_event(session, case, "update_due_officer", now, reason=way.why_not,
+                  due=due.isoformat(), flush=False)
+        report.officer_to_contact += 1
+    case.update_reminded_for = due
+    case.last_update_at = now
+    case.next_update_due_at = now + PERIOD
+
+
+class Staff:
+    """Who is told about a case's updates (:func:`responsible`), with the officers read
+    once for a whole sweep."""
+
+    def __init__(self, session: Session) -> None:
+        self.officers = {officer.id: officer for officer in session.scalars(select(Officer))}
+        self.managers = [officer for officer in self.officers.values()
+                         if officer.active and officer.role == "manager"]
+
+    def __call__(self, case: Case) -> list[Officer]:
+        officer = self.officers.get(case.officer_id) if case.officer_id else None
+        if officer is not None and officer.active:
+            return [officer]
+        return list(self.managers)
 
 
 def responsible(session: Session, case: Case) -> list[Officer]:
     """Who is told about a case's updates: its officer, or (none active) the managers."""
-    officer = session.get(Officer, case.officer_id) if case.officer_id else None
-    if officer is not None and officer.active:
-        return [officer]
-    return list(session.scalars(select(Officer).where(Officer.active.is_(True),
-                                                      Officer.role == "manager")))
+    return Staff(session)(case)
 
 
 def due_list(session: Session, now: datetime) -> list[dict[str, object]]:

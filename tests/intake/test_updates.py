@@ -20,7 +20,7 @@ from intake.models import (
     OptOut,
     OutboxMessage,
 )
-from intake.outbox import identity_hash, opt_out
+from intake.outbox import enqueue, identity_hash, opt_out
 from intake.service import IntakeService
 from intake.updates import STANDARD_UPDATE, due_list, quiet, route, run_due
 
@@ -115,6 +115,46 @@ def test_after_the_service_was_down_the_missed_update_goes_once(desk, sessions, 
     with sessions() as session:
         case = session.scalars(select(Case)).one()
         assert case.next_update_due_at == clock() + timedelta(days=14)
+
+
+def test_after_downtime_no_stale_reminder_and_the_next_one_comes_on_time(
+        desk, sessions, casework, clock):
+    submit(desk)
+    clock.advance(days=40)
+    report = run(sessions, casework, clock)
+    # The update goes now: a "due in 2 days" reminder for it would be wrong.
+    assert report.reminders == 0 and alerts(sessions, "update due in 2 days") == 0
+    clock.advance(days=12, minutes=1)
+    assert run(sessions, casework, clock).reminders == 1
+    assert alerts(sessions, "update due in 2 days") == 1
+
+
+def test_one_sweep_over_many_cases_queues_each_once(desk, sessions, casework, clock):
+    """The batched sweep: many cases due at once, some opted out, some with a written
+    update, one already queued by another run; each gets exactly its own message."""
+    cases = [submit(desk, contact_details=f"07700 900{number:03d}") for number in range(12)]
+    with transaction(sessions) as session:
+        opt_out(session, "sms", identity_hash("sms", "+447700900003"), clock())
+        officer = session.scalars(select(Officer)).one()
+        add_event(session, session.get(Case, cases[5].id), "update_written", clock(),
+                  officer=officer, text="We have spoken to the neighbours.")
+    clock.advance(days=14, minutes=1)
+    with transaction(sessions) as session:  # another run queued case 7's update already
+        due = session.get(Case, cases[7].id).next_update_due_at
+        enqueue(session, "sms", "+447700900007", {"text": "earlier"}, "update", clock(),
+                idempotency_key=f"update:{cases[7].id}:{due.isoformat()}")
+    report = run(sessions, casework, clock)
+    assert report.sent == 10 and report.officer_to_contact == 1
+    assert run(sessions, casework, clock).sent == 0
+    sent = updates_sent(sessions)
+    assert sorted(row.recipient for row in sent) == sorted(
+        f"+447700900{number:03d}" for number in range(12) if number != 3)
+    written = [row for row in sent if row.recipient == "+447700900005"]
+    assert written[0].payload["text"].endswith("We have spoken to the neighbours.")
+    assert sum("no news yet" in row.payload["text"] for row in sent) == 9
+    assert [row.payload["text"] for row in sent if row.recipient == "+447700900007"] == [
+        "earlier"]
+    assert alerts(sessions, "Contact the reporter now") == 1
 
 
 def test_nothing_goes_out_at_night_it_waits_for_the_morning(desk, sessions, casework, clock):
