@@ -17,7 +17,8 @@ from intake.outbox import RetryLater, Undeliverable
 
 
 class EmailSender:
-    """Sends outbox payloads (``subject``, ``text``) as plain-text email."""
+    """Sends outbox payloads (``subject``, ``text``, optionally ``reply_to``) as
+    plain-text email."""
 
     channel = "email"
     per_recipient_interval = 0.0
@@ -39,6 +40,8 @@ class EmailSender:
         message["From"] = self.sender
         message["To"] = recipient
         message["Subject"] = str(payload.get("subject") or "hatereport")
+        if payload.get("reply_to"):
+            message["Reply-To"] = str(payload["reply_to"])
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message.set_content(str(payload["text"]))

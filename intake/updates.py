@@ -207,6 +207,9 @@ def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
         if way.channel == "email":
             payload["subject"] = gettext(case.language, EMAIL_SUBJECT,
                                          reference=case.reference)
+            if staff:
+                # A reply reaches a person, not the unread sending address.
+                payload["reply_to"] = staff[0].email
         elif way.channel == "telegram":
             payload["method"] = "sendMessage"
         if enqueue(session, way.channel, way.address, payload, "update", now,
