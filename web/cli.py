@@ -26,6 +26,8 @@ from intake.casework import (
     ROLES,
     OfficerError,
     add_officer,
+    alert_channel,
+    alert_channels_wanted,
     disable_officer,
     find_officer,
     list_officers,
@@ -114,6 +116,35 @@ def _jobs(app: Flask) -> dict[str, int]:
             "reminders": updates.reminders}
 
 
+#: What each alert channel needs in the configuration before anything goes out on it.
+ALERT_PROVIDERS = {
+    "email": "SMTP_HOST and SMTP_FROM",
+    "sms": "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER (or "
+           "TWILIO_MESSAGING_SERVICE_SID)",
+    "telegram": "TELEGRAM_BOT_TOKEN",
+}
+
+
+def unconfigured_channels(app: Flask, channels: set[str]) -> list[str]:
+    """Those of ``channels`` with no provider configured (no sender on the outbox): what
+    is queued on them waits until one is."""
+    return sorted(channel for channel in channels if channel not in services(app).outbox.senders)
+
+
+def warn_unconfigured_alerts(app: Flask) -> list[str]:
+    """Log a warning for each channel active officers want alerts on that is not
+    configured (channels only: no names or addresses). Returns those channels."""
+    the = services(app)
+    with the.sessions() as session:
+        wanted = alert_channels_wanted(session)
+    missing = unconfigured_channels(app, wanted)
+    for channel in missing:
+        log.warning("active officers want alerts by %s, which is not configured: their "
+                    "alerts wait in the outbox until it is (set %s)", channel,
+                    ALERT_PROVIDERS[channel])
+    return missing
+
+
 def _jobs_loop(app: Flask, stop: threading.Event) -> None:
     interval = min(float(app.config["EXPIRY_INTERVAL_SECONDS"]),
                    float(app.config["JOBS_INTERVAL_SECONDS"]))
@@ -143,6 +174,7 @@ def serve(host: str, port: int, threads: int | None) -> None:
         threads = default_server_threads(app.config["DATABASE_URL"])
     warm_up([language.code for language in LANGUAGES])
     detect_warm_up([language.code for language in LANGUAGES])
+    warn_unconfigured_alerts(app)
     stop = threading.Event()
     worker = threading.Thread(target=_jobs_loop, args=(app, stop), name="jobs", daemon=True)
     worker.start()
@@ -392,6 +424,7 @@ def worker(once: bool) -> None:
     several web processes on one database; `serve` runs it itself otherwise)."""
     app = _app()
     the = services(app)
+    warn_unconfigured_alerts(app)
     if once:
         done = run_jobs(app)
         sent = 0
@@ -458,9 +491,14 @@ def officers_add(name: str, email: str, phone: str | None, telegram_chat: str | 
                 role=role, areas=wanted, duty=duty, alerts=alerts, phone=phone,
                 telegram_chat=telegram_chat)
             summary = _officer_line(officer)
+            channel = alert_channel(officer)
     except OfficerError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"added {summary}")
+    if unconfigured_channels(app, {channel}):
+        click.echo(f"warning: alerts by {channel} are not configured: this officer's alerts "
+                   f"will wait in the outbox until they are (set {ALERT_PROVIDERS[channel]})",
+                   err=True)
 
 
 @officers.command("list")

@@ -168,3 +168,13 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_key: str) -> P
     for name in PROVIDER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def mail_env(cli_env: Path, smtp: SMTPServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The command's environment, with email alerts to the local SMTP server."""
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("SMTP_FROM", SMTP_FROM)
+    monkeypatch.setenv("HATEREPORT_PUBLIC_URL", "https://report.example.org")
+    return cli_env

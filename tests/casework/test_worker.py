@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from click.testing import CliRunner, Result
 
-from tests.casework.conftest import SMTP_FROM
 from tests.casework.helpers import PASSWORD
 from tests.web.test_cli import TERMINAL_ANSWERS
 from web.cli import main
@@ -17,16 +15,6 @@ from web.cli import main
 
 def run(*args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
-
-
-@pytest.fixture
-def mail_env(cli_env, smtp, monkeypatch):
-    """The command's environment, with email alerts to the local SMTP server."""
-    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SMTP_PORT", str(smtp.port))
-    monkeypatch.setenv("SMTP_FROM", SMTP_FROM)
-    monkeypatch.setenv("HATEREPORT_PUBLIC_URL", "https://report.example.org")
-    return cli_env
 
 
 def counts(output: str) -> dict[str, int]:
