@@ -166,7 +166,10 @@ def open_caseloads(session: Session, officer_ids: list[int] | None = None) -> di
 def add_event(session: Session, case: Case, kind: str, now: datetime, *,
               officer: Officer | None = None, text: str | None = None, flush: bool = True,
               **data: Any) -> CaseEvent:
-    """Append to the case's timeline (``flush=False``: the id is not needed at once)."""
+    """Append to the case's timeline (``flush=False``: the id is not needed at once).
+
+    ``text`` is encrypted at rest: anyone's own words (the reporter's, an officer's note
+    or reason) go there. ``data`` is stored in clear: codes, ids and the service's words."""
     event = CaseEvent(case_id=case.id, at=now, kind=kind,
                       officer_id=officer.id if officer else None, text=text, data=data)
     session.add(event)
@@ -317,13 +320,17 @@ class Casework:
         return managers[0] if managers else None
 
     def assign(self, session: Session, case: Case, officer: Officer, now: datetime,
-               reason: str, by: Officer | None = None) -> None:
-        """Make ``officer`` the case's single point of contact and alert them."""
+               reason: str, by: Officer | None = None, note: str | None = None) -> None:
+        """Make ``officer`` the case's single point of contact and alert them.
+
+        ``reason`` is the service's own words (kept in clear, like every event's data);
+        ``note``, what a person wrote about it, goes in the event's encrypted text."""
         case.officer_id = officer.id
         case.allocated_at = now
         case.acknowledged_at = None
         case.escalated_at = None
-        add_event(session, case, "allocated", now, officer=by, to=officer.id, reason=reason)
+        add_event(session, case, "allocated", now, officer=by, text=note, to=officer.id,
+                  reason=reason)
         count = session.scalar(select(func.count()).select_from(CaseEvent).where(
             CaseEvent.case_id == case.id, CaseEvent.kind == "allocated")) or 0
         self.alert(session, officer, case, "new", now, f"new:{case.id}:{officer.id}:{count}")
@@ -555,4 +562,6 @@ def reallocate(casework: Casework, session: Session, case: Case, to: Officer,
         raise ActionError("the case is already theirs")
     if not reason.strip():
         raise ActionError("say why (the reporter keeps their officer unless they ask)")
-    casework.assign(session, case, to, now, f"reallocated: {reason.strip()[:500]}", by=manager)
+    # The manager's words are free text: in the event's encrypted text, not its data.
+    casework.assign(session, case, to, now, "reallocated", by=manager,
+                    note=reason.strip()[:500])

@@ -246,9 +246,11 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
     kind: Mapped[str] = mapped_column(String(32))
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"))
-    #: Words (a reporter's message, an officer's note): encrypted.
+    #: Words (a reporter's message, an officer's note, a manager's reason for
+    #: reallocating): encrypted.
     text: Mapped[str | None] = mapped_column(EncryptedText)
-    #: Details that identify nobody (who it was allocated to, why).
+    #: Details that identify nobody, in clear: codes, ids and the service's own words
+    #: (who it was allocated to, by which rule); never anything a person wrote.
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")

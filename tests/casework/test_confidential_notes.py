@@ -1,0 +1,121 @@
+"""What officers and managers write on a case (a reason for reallocating, a note on
+contact, a closing note) is encrypted at rest like the reporter's words, and still shown
+on the timeline; reasons stored in clear by older versions are sealed by the migration."""
+
+from __future__ import annotations
+
+import re
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import select, text
+
+from intake.cases import case_to_dict, create_case
+from intake.casework import add_officer
+from intake.db import MIGRATIONS_DIR, migrate, transaction
+from intake.models import Case, CaseEvent
+from tests.casework.helpers import PASSWORD, case_json, officer, officer_id, report
+from tests.channels.conftest import TABLES
+from tests.channels.helpers import NAMED, raw_database
+from web.extensions import services
+
+REASON = "The reporter asked for a woman officer after the visit on Tuesday."
+CONTACT_NOTE = "Spoke on the phone; agreed a visit with an interpreter."
+CLOSING_NOTE = "Perpetrator moved out; the reporter feels safe again."
+
+
+def csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def signed_in(app, email: str):
+    app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks plain HTTP
+    client = app.test_client()
+    token = csrf(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": email, "password": PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def post_form(client, reference: str, path: str, **fields) -> str:
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    return client.post(f"/cases/{reference}/{path}", data={"csrf_token": csrf(page), **fields},
+                       follow_redirects=True).get_data(as_text=True)
+
+
+def test_a_reallocation_reason_and_officers_notes_are_encrypted_and_shown(app, tmp_path,
+                                                                         clock):
+    officer(app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(app, "Ola Other", "ola@landlord.example", areas=["Sinfin"])
+    officer(app, "Max Manager", "max@landlord.example", role="manager")
+    _, reference = report(app)
+    manager = signed_in(app, "max@landlord.example")
+    page = post_form(manager, reference, "reallocate",
+                     officer=str(officer_id(app, "ola@landlord.example")), reason=REASON)
+    assert "Reallocated" in page
+    assert f"(reallocated: {REASON})" in page  # the timeline shows the manager's words
+    ola = signed_in(app, "ola@landlord.example")
+    post_form(ola, reference, "actions", kind="contact", method="phone", note=CONTACT_NOTE)
+    page = post_form(ola, reference, "close", outcome="resolved", victim_view="satisfied",
+                     note=CLOSING_NOTE)
+    assert "The case is closed." in page and CLOSING_NOTE in page and CONTACT_NOTE in page
+
+    timeline = case_json(app, reference)["timeline"]
+    reallocated = [event for event in timeline if event["kind"] == "allocated"][-1]
+    assert reallocated["reason"] == "reallocated"
+    assert reallocated["text"] == REASON
+    assert reallocated["officer"] == "max@landlord.example"
+    assert reallocated["to"] == officer_id(app, "ola@landlord.example")
+    # Nothing anyone wrote is in an event's data (stored in clear).
+    with services(app).sessions() as session:
+        for event in session.scalars(select(CaseEvent)):
+            for value in event.data.values():
+                assert not (isinstance(value, str) and any(
+                    words in value for words in (REASON, CONTACT_NOTE, CLOSING_NOTE)))
+    raw = raw_database(tmp_path, "app.db")
+    for words in (REASON, "woman officer", CONTACT_NOTE, "agreed a visit", CLOSING_NOTE,
+                  "moved out"):
+        assert words.encode() not in raw, words
+
+
+def _alembic(engine, revision: str, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def test_the_migration_seals_reasons_stored_in_clear(db, sessions, clock):
+    """A database written by 0.1 (the reason in the event's data) is fixed on upgrade."""
+    if db.dialect.name == "postgresql":  # shared by the run: start from empty tables
+        with db.begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    with transaction(sessions) as session:
+        manager = add_officer(session, name="Max", email="max@landlord.example",
+                              password=PASSWORD, now=clock(), role="manager")
+        case, _ = create_case(session, answers=dict(NAMED), channel="web", language="en",
+                              urgent=False, now=clock())
+        session.add_all([
+            CaseEvent(case_id=case.id, at=clock(), kind="allocated", officer_id=None,
+                      data={"to": manager.id, "reason": "covers Normanton"}),
+            CaseEvent(case_id=case.id, at=clock(), kind="allocated", officer_id=manager.id,
+                      data={"to": manager.id, "reason": f"reallocated: {REASON}"}),
+        ])
+        reference = case.reference
+    _alembic(db, "0003", down=True)
+    _alembic(db, "head")
+    migrate(db)  # and again: nothing more to do
+    with sessions() as session:
+        found = session.scalar(select(Case).where(Case.reference == reference))
+        assert found is not None
+        events = case_to_dict(found)["timeline"]
+    assert [(event["reason"], event["text"]) for event in events] == [
+        ("covers Normanton", None), ("reallocated", REASON)]
+    with db.connect() as connection:
+        stored = [str(row[0]) + str(row[1]) for row in connection.execute(
+            text("SELECT data, text FROM case_events"))]
+    assert not any("woman officer" in row for row in stored)
