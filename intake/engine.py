@@ -824,9 +824,11 @@ class Engine:
             "Thank you. Your report is sent. Reference: %(reference)s."
         ), reference=case.reference)]
         if code is not None:
+            # How to follow up on any channel, in the same line: one more would cost an
+            # English SMS a third segment.
             lines.append(self._t(conversation, N_(
-                "Your secret code: %(code)s. Keep both private: you need them to check or add "
-                "to your report."
+                "Your secret code: %(code)s. Keep both private. To check on it, send both in "
+                "one message, then any news, here or on any channel."
             ), code=code))
         else:
             lines.append(self._t(conversation, N_(

@@ -17,10 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake import conversations
+from intake import conversations, followup
 from intake.cases import open_case_for_identity
 from intake.db import transaction
-from intake.engine import Engine, TurnResult
+from intake.engine import Engine, Reply, TurnResult
+from intake.flow import FIRST_STEP
+from intake.guard import AttemptGuard, TooManyAttempts
+from intake.languages import DEFAULT_LANGUAGE, get_language
 from intake.models import Conversation, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -89,6 +92,9 @@ class IntakeService:
         self.engine = engine
         self.clock = clock
         self.casework = casework
+        #: Limits guessing of follow-up codes per reference, on every channel (the web
+        #: page's form shares it).
+        self.followup_guard: AttemptGuard = followup.new_guard()
 
     def _casework(self, session: Session, result: TurnResult, case_id: int | None,
                   now: datetime) -> None:
@@ -130,6 +136,17 @@ class IntakeService:
                         replayed = self.engine.replay(session, conversation, message_id)
                         if replayed is not None:
                             return Turn(conversation.id, replayed)
+                    request = followup.parse(text)
+                    if request is not None:
+                        result = self._follow_up(session, request, conversation, now)
+                        _describe(result, conversation)
+                        if message_id is not None:
+                            # Only what answers a retry the same way: the conversation's
+                            # step, answers and history stay as they were.
+                            conversation.last_message_id = message_id
+                            conversation.last_result = result.to_json()
+                            self.engine.save(session, conversation)
+                        return Turn(conversation.id, result)
                     result = self.engine.handle(session, conversation, text, now)
                     _describe(result, conversation)
                     self._casework(session, result, conversation.case_id, now)
@@ -201,6 +218,10 @@ class IntakeService:
 
     def _receive(self, session: Session, channel: str, identity_hash: str, text: str,
                  now: datetime, after_turn: AfterTurn | None, expect: str | None) -> Turn:
+        request = followup.parse(text) if expect is None else None
+        if request is not None:
+            return self._receive_follow_up(session, channel, identity_hash, request, now,
+                                           after_turn)
         conversation = None
         found = conversations.find_by_identity(session, channel, identity_hash)
         if found is not None:
@@ -225,6 +246,82 @@ class IntakeService:
             after_turn(session, conversation, result)
         self.engine.save(session, conversation)
         return Turn(conversation.id, result)
+
+    def _receive_follow_up(self, session: Session, channel: str, identity_hash: str,
+                           request: followup.Request, now: datetime,
+                           after_turn: AfterTurn | None) -> Turn:
+        """A reference and secret code sent from a channel identity: answered on that
+        channel, without opening, moving or deleting any conversation of it."""
+        conversation = None
+        found = conversations.find_by_identity(session, channel, identity_hash)
+        if found is not None:
+            conversation = conversations.load(session, found)
+            if conversation is not None and self.engine.is_expired(conversation, now):
+                conversation = None  # left for the expiry job, as found
+        result = self._follow_up(session, request, conversation, now)
+        if conversation is not None:
+            _describe(result, conversation)
+            if after_turn is not None:
+                after_turn(session, conversation, result)
+            return Turn(conversation.id, result)
+        if after_turn is not None:
+            # The hook wants a conversation; this stand-in is never stored.
+            after_turn(session, Conversation(
+                id="", channel=channel, identity_hash=None, locale=result.locale,
+                step=FIRST_STEP, status="active", mode=None, answers={}, history=[],
+                urgent=False, case_id=None, created_at=now, updated_at=now, version=0,
+            ), result)
+        return Turn("", result)
+
+    def _follow_up(self, session: Session, request: followup.Request,
+                   conversation: Conversation | None, now: datetime) -> TurnResult:
+        """Answer a follow-up request (:func:`intake.followup.parse`) in the case's
+        language, adding any news to the case as the follow-up page does.
+
+        A wrong code, and an unknown reference, get the same answer in the conversation's
+        language (English without one), and count towards locking the reference.
+        """
+        result = TurnResult()
+        locale = conversation.locale if conversation is not None else DEFAULT_LANGUAGE
+        try:
+            case = followup.find(session, self.followup_guard, request.reference,
+                                 request.code, now)
+        except TooManyAttempts:
+            result.replies.append(Reply(followup.answer(locale, None, locked=True)))
+            result.locale = locale
+            return self._then_current(result, conversation)
+        if case is None:
+            result.replies.append(Reply(followup.answer(locale, None)))
+            result.locale = locale
+            return self._then_current(result, conversation)
+        added = danger = False
+        if request.message:
+            danger = self.engine.is_emergency(case.language, request.message)
+            if self.casework is not None:
+                self.casework.on_reporter_message(session, case.id, request.message, now)
+                if danger:
+                    self.casework.on_danger(session, case.id, now)
+                added = True
+        found = followup.status(session, case)
+        language = get_language(found.language).code
+        result.replies.append(Reply(
+            followup.answer(language, found, added=added, danger=danger,
+                            news=bool(request.message)),
+            locale=language if conversation is not None and language != locale else None))
+        result.locale = language if conversation is None else locale
+        return self._then_current(result, conversation)
+
+    def _then_current(self, result: TurnResult, conversation: Conversation | None
+                      ) -> TurnResult:
+        """After a follow-up answer, the question the reporter's own conversation waits
+        on (so the report they are writing carries on), or that it was sent."""
+        if conversation is None:
+            return result
+        current = self.engine.current(conversation)
+        result.done, result.reference = current.done, current.reference
+        if not current.done:
+            result.replies.extend(current.replies)
+        return result
 
     def forget_processed(self, before: datetime, replies_before: datetime) -> int:
         """Delete the record of provider messages processed before ``before``, and the

@@ -12,24 +12,29 @@ from functools import partial
 from flask import Blueprint, Flask, current_app, render_template, request
 
 from intake.db import transaction
-from intake.followup import TooManyAttempts, find, new_guard, status
+from intake.followup import (
+    ADDED,
+    MAX_MESSAGE_CHARS,
+    NO_MATCH,
+    TOO_MANY,
+    TooManyAttempts,
+    find,
+    status,
+)
 from intake.guard import AttemptGuard
-from intake.i18n import N_, gettext
+from intake.i18n import gettext
 from intake.languages import get_language
 from web.extensions import services
 
 bp = Blueprint("followup", __name__)
 GUARD = "hatereport.followup_guard"
-MAX_MESSAGE_CHARS = 10_000
 
-NO_MATCH = N_("That reference and code do not match. Check them and try again.")
-TOO_MANY = N_("Too many tries for this reference. Please try again in an hour.")
-ADDED = N_("Thank you. We have added this to your report %(reference)s. Your officer "
-           "will see it.")
+__all__ = ["ADDED", "GUARD", "MAX_MESSAGE_CHARS", "NO_MATCH", "TOO_MANY", "bp", "init_app"]
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[GUARD] = new_guard()
+    # One guard for this page and every channel: guessing here counts there too.
+    app.extensions[GUARD] = services(app).intake.followup_guard
     app.register_blueprint(bp)
 
 
