@@ -8,7 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake.languages import DEFAULT_LANGUAGE, get_language
@@ -165,9 +165,11 @@ def get_case(session: Session, reference: str) -> Case | None:
 
 def open_case_for_identity(session: Session, identity_hash: str) -> Case | None:
     """The newest open case of a named reporter known by this channel identity (a keyed
-    hash); anonymous cases keep none, so they are never found this way."""
+    hash): the one they reported from, or the mobile they gave for texts. Anonymous
+    cases keep neither, so they are never found this way."""
     return session.scalars(
-        select(Case).where(Case.channel_identity_hash == identity_hash,
+        select(Case).where(or_(Case.channel_identity_hash == identity_hash,
+                               Case.contact_identity_hash == identity_hash),
                            Case.status == "open", Case.anonymous.is_(False))
         .order_by(Case.created_at.desc(), Case.id.desc()).limit(1)
     ).first()

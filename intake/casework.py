@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.models import Case, CaseEvent, Officer
-from intake.outbox import Batch, enqueue
+from intake.outbox import Batch, enqueue, identity_hash
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,18 @@ def alert_channels_wanted(session: Session) -> set[str]:
         select(Officer).where(Officer.active.is_(True)))}
 
 
+def texting_identity(case: Case) -> str | None:
+    """For a named reporter who gave a UK mobile for text messages, the keyed hash an SMS
+    from that number arrives under (so their replies reach the case); else None."""
+    # intake.updates, which reads a mobile the way updates are texted, imports this module.
+    from intake.updates import uk_mobile
+
+    if case.anonymous or case.contact_method != "text":
+        return None
+    number = uk_mobile(case.contact_details or "")
+    return identity_hash("sms", number) if number else None
+
+
 def open_caseloads(session: Session, officer_ids: list[int] | None = None) -> dict[int, int]:
     """Open cases per officer id (of ``officer_ids``, or of everyone)."""
     query = select(Case.officer_id, func.count()).where(Case.status == "open",
@@ -238,6 +250,7 @@ class Casework:
             return
         add_event(session, case, "submitted", now)
         case.next_update_due_at = now + UPDATE_PERIOD
+        case.contact_identity_hash = texting_identity(case)
         officer, reason = self.choose_officer(session, case)
         if officer is None:
             add_event(session, case, "unallocated", now, reason="no active officer")

@@ -122,6 +122,9 @@ class Case(Base):
     #: id), to recognise the reporter's later messages and opt-outs; never the identity
     #: itself, and None on anonymous cases.
     channel_identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: A keyed hash of ("sms", the UK mobile) a named reporter gave for text messages, so
+    #: that their texts from it reach the case whatever channel they reported on.
+    contact_identity_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     #: The reporter's channel address (phone number, chat id), kept, encrypted, only when a
     #: named reporter asked to be contacted "here, in this chat".
     channel_address: Mapped[str | None] = mapped_column(EncryptedText)

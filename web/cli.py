@@ -202,9 +202,10 @@ def cases() -> None:
 
 
 def _opted_out(session: Session, case: Case) -> bool:
-    """Whether the reporter's channel identity has opted out (SMS STOP) and not back in."""
-    return case.channel_identity_hash is not None and is_opted_out(
-        session, case.channel_identity_hash)
+    """Whether the reporter has opted out (SMS STOP, from the number they reported from or
+    gave for texts) and not back in."""
+    return any(is_opted_out(session, identity) for identity in (
+        case.channel_identity_hash, case.contact_identity_hash) if identity)
 
 
 @cases.command("list")

@@ -242,8 +242,8 @@ def case_view(reference: str) -> str:
     with services().sessions() as db:
         fresh = db.get(Case, case.id)
         assert fresh is not None
-        opted_out = bool(fresh.channel_identity_hash) and is_opted_out(
-            db, str(fresh.channel_identity_hash))
+        opted_out = any(is_opted_out(db, identity) for identity in (
+            fresh.channel_identity_hash, fresh.contact_identity_hash) if identity)
         data = case_to_dict(fresh, opted_out=opted_out)
         escalates_at = (None if fresh.acknowledged_at
                         else services().casework.escalation_due_at(fresh))

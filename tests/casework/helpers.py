@@ -3,9 +3,11 @@ added as the command does, and ways to read a case back."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from intake.cases import case_to_dict, get_case
@@ -143,3 +145,31 @@ def deliver_all(app: Flask, passes: int = 50) -> int:
         if not (done.sent or done.retrying or done.dead or done.held):
             return sent
     raise AssertionError("the outbox kept finding work")
+
+
+# -- the dashboard ----------------------------------------------------------------------
+
+
+def csrf(page: str) -> str:
+    """The CSRF token of a dashboard page's form."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1)
+
+
+def signed_in(app: Flask, email: str) -> FlaskClient:
+    """A test client signed in to the dashboard as ``email``."""
+    app.config["SESSION_COOKIE_SECURE"] = False  # the test client speaks plain HTTP
+    client = app.test_client()
+    token = csrf(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"email": email, "password": PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+def post_form(client: FlaskClient, reference: str, path: str, **fields: str) -> str:
+    """Post a case view's form as an officer would; returns the page it leads to."""
+    page = client.get(f"/cases/{reference}").get_data(as_text=True)
+    return client.post(f"/cases/{reference}/{path}", data={"csrf_token": csrf(page), **fields},
+                       follow_redirects=True).get_data(as_text=True)

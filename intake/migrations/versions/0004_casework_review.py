@@ -1,4 +1,5 @@
-"""casework review: reallocation reasons encrypted
+"""casework review: reallocation reasons encrypted; the mobile a named reporter gave for
+texts, as a keyed hash, so their texts reach the case
 
 Revision ID: 0004
 Revises: 0003
@@ -12,7 +13,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from intake.crypto import seal
+from intake.crypto import open_sealed, seal
+from intake.outbox import identity_hash
+from intake.updates import uk_mobile
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -22,12 +25,36 @@ depends_on: str | Sequence[str] | None = None
 #: How reallocations stored the manager's reason before: in clear, in the event's data.
 _OLD_PREFIX = "reallocated: "
 
+_cases = sa.table("cases", sa.column("id", sa.Integer()), sa.column("status", sa.String()),
+                  sa.column("anonymous", sa.Boolean()),
+                  sa.column("contact_method", sa.String()),
+                  sa.column("contact_details", sa.Text()),
+                  sa.column("contact_identity_hash", sa.String()))
 _events = sa.table("case_events", sa.column("id", sa.Integer()), sa.column("kind", sa.String()),
                    sa.column("text", sa.Text()), sa.column("data", sa.JSON()))
 
 
 def upgrade() -> None:
+    # Plain ALTER TABLE ... ADD COLUMN, never a batch copy of the table (see downgrade).
+    op.add_column("cases", sa.Column("contact_identity_hash", sa.String(length=64),
+                                     nullable=True))
+    op.create_index("ix_cases_contact_identity_hash", "cases", ["contact_identity_hash"])
     _seal_reallocation_reasons()
+    _keep_texting_identities()
+
+
+def _keep_texting_identities() -> None:
+    """Open named cases whose reporter gave a UK mobile for texts: keep its keyed hash
+    (as new cases do on submit), so a text from it reaches the case."""
+    connection = op.get_bind()
+    rows = connection.execute(sa.select(_cases.c.id, _cases.c.contact_details).where(
+        _cases.c.status == "open", _cases.c.anonymous.is_(False),
+        _cases.c.contact_method == "text", _cases.c.contact_details.is_not(None))).all()
+    for case_id, sealed in rows:
+        number = uk_mobile(open_sealed(sealed))
+        if number:
+            connection.execute(_cases.update().where(_cases.c.id == case_id).values(
+                contact_identity_hash=identity_hash("sms", number)))
 
 
 def _seal_reallocation_reasons() -> None:
@@ -48,4 +75,7 @@ def _seal_reallocation_reasons() -> None:
 
 def downgrade() -> None:
     # The reasons stay encrypted in the events' text, where the older code shows them too.
-    pass
+    op.drop_index("ix_cases_contact_identity_hash", table_name="cases")
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy of the table: on SQLite
+    # with foreign keys on, dropping the old copy would delete every case's timeline.
+    op.execute("ALTER TABLE cases DROP COLUMN contact_identity_hash")
