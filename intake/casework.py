@@ -21,11 +21,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from intake.models import Case, CaseEvent, Officer
 from intake.outbox import Batch, enqueue, identity_hash
+from intake.quiet import LONDON, UTC
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,7 @@ ALERT_WORDS = {
     "contact_due": "Contact the reporter now (fortnightly update) on case",
     "danger": "DANGER NOW reported by the reporter of case",
     "unallocated": "No officer was available to take case",
+    "risk_review": "Risk review overdue on case",
 }
 #: Reporters hear about their case at least this often (§4.14).
 UPDATE_PERIOD = timedelta(days=14)
@@ -392,6 +394,38 @@ class Casework:
             count += 1
         return count
 
+    # -- risk reviews ------------------------------------------------------------------------
+
+    def alert_risk_reviews(self, session: Session, now: datetime) -> int:
+        """Tell the officer (their case has none active: the managers) once per review
+        date that a case's risk review has passed with no newer assessment. Returns how
+        many cases were told about.
+
+        Read on the status/review index; a case already told about its review date is
+        not read again until a new assessment sets another."""
+        today = london_today(now)
+        due = session.scalars(select(Case).where(
+            Case.status == "open", Case.risk_review_due.is_not(None),
+            Case.risk_review_due < today,
+            or_(Case.risk_review_alerted_for.is_(None),
+                Case.risk_review_alerted_for != Case.risk_review_due)))
+        count = 0
+        for case in due:
+            review = case.risk_review_due
+            assert review is not None
+            staff = responsible_staff(session, case)
+            if not staff:
+                # Nobody to tell yet: it stays due until someone can be.
+                log.warning("case %s has a risk review overdue and nobody active to tell",
+                            case.reference)
+                continue
+            for person in staff:
+                self.alert(session, person, case, "risk_review", now,
+                           f"risk_review:{case.id}:{review.isoformat()}:{person.id}")
+            case.risk_review_alerted_for = review
+            count += 1
+        return count
+
     # -- danger after submission ------------------------------------------------------------
 
     def on_danger(self, session: Session, case_id: int, now: datetime) -> None:
@@ -434,6 +468,27 @@ class Casework:
         for manager in session.scalars(select(Officer).where(
                 Officer.active.is_(True), Officer.role == "manager")):
             self.alert(session, manager, case, "message", now, f"message:{event.id}:{manager.id}")
+
+
+def responsible_staff(session: Session, case: Case) -> list[Officer]:
+    """Who is told about a case: its officer, or (none active) every active manager."""
+    officer = session.get(Officer, case.officer_id) if case.officer_id else None
+    if officer is not None and officer.active:
+        return [officer]
+    return list(session.scalars(select(Officer).where(
+        Officer.active.is_(True), Officer.role == "manager").order_by(Officer.id)))
+
+
+def london_today(now: datetime) -> date:
+    """The date in London at ``now`` (naive UTC): review dates are local calendar dates."""
+    return now.replace(tzinfo=UTC).astimezone(LONDON).date()
+
+
+def risk_review_overdue(case: Case, now: datetime) -> bool:
+    """Whether an open case's latest risk assessment has gone past its review date (a
+    newer assessment always sets a later one)."""
+    return (case.status == "open" and case.risk_review_due is not None
+            and case.risk_review_due < london_today(now))
 
 
 def add_working_days(start: datetime, days: int) -> datetime:
@@ -537,7 +592,7 @@ def record_action(session: Session, case: Case, officer: Officer, kind: str,
             review = date.fromisoformat(fields.get("review") or "")
         except ValueError:
             raise ActionError("give the date of the next review (YYYY-MM-DD)") from None
-        if review <= now.date():
+        if review <= london_today(now):
             raise ActionError("the next review must be after today")
         case.risk_rating, case.risk_review_due = band, review
         return add_event(session, case, "risk_assessment", now, officer=officer, text=note,

@@ -73,6 +73,8 @@ class Case(Base):
         Index("ix_cases_officer_status", "officer_id", "status"),
         #: The due-update sweep reads open cases by due time, never all open cases.
         Index("ix_cases_status_update_due", "status", "next_update_due_at"),
+        #: So does the sweep for risk reviews gone past their date.
+        Index("ix_cases_status_risk_review", "status", "risk_review_due"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -147,6 +149,8 @@ class Case(Base):
     #: The latest risk assessment's rating (``low``...``very_high``) and next review.
     risk_rating: Mapped[str | None] = mapped_column(String(16))
     risk_review_due: Mapped[date | None] = mapped_column(Date)
+    #: The review date the officer was last told had passed (so a sweep skips them after).
+    risk_review_alerted_for: Mapped[date | None] = mapped_column(Date)
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")
     events: Mapped[list[CaseEvent]] = relationship(

@@ -79,14 +79,14 @@ REPLIES_KEPT = timedelta(hours=1)
 
 #: What :func:`run_jobs` reports, each a count.
 JOB_COUNTS = ("allocated", "escalated", "expired", "updates_sent", "updates_for_officers",
-              "updates_held_for_morning", "reminders")
+              "updates_held_for_morning", "reminders", "risk_reviews")
 
 
 def run_jobs(app: Flask) -> dict[str, int]:
     """The background jobs, once: allocate cases left unallocated, escalate
-    unacknowledged alerts, queue the fortnightly updates and reminders due, delete
-    abandoned conversations, forget old processed-message records and dead messages'
-    words."""
+    unacknowledged alerts, queue the fortnightly updates and reminders due, prompt risk
+    reviews gone past their date, delete abandoned conversations, forget old
+    processed-message records and dead messages' words."""
     the = services(app)
     with only_one(the.db, "hatereport-jobs") as mine:
         if not mine:
@@ -104,7 +104,9 @@ def _jobs(app: Flask) -> dict[str, int]:
         escalated = the.casework.escalate_due(session, now)
     with transaction(the.sessions) as session:
         updates = run_updates(session, now, the.casework)
-    if allocated or escalated or updates.sent or updates.reminders or (
+    with transaction(the.sessions) as session:
+        risk_reviews = the.casework.alert_risk_reviews(session, now)
+    if allocated or escalated or risk_reviews or updates.sent or updates.reminders or (
             updates.officer_to_contact):
         the.worker.kick()
     expired = the.intake.expire()
@@ -113,7 +115,7 @@ def _jobs(app: Flask) -> dict[str, int]:
     return {"allocated": allocated, "escalated": escalated, "expired": expired,
             "updates_sent": updates.sent, "updates_for_officers": updates.officer_to_contact,
             "updates_held_for_morning": updates.held_for_morning,
-            "reminders": updates.reminders}
+            "reminders": updates.reminders, "risk_reviews": risk_reviews}
 
 
 #: What each alert channel needs in the configuration before anything goes out on it.
@@ -437,7 +439,8 @@ def worker(once: bool) -> None:
                    f"updates queued {done['updates_sent']}, "
                    f"updates for officers {done['updates_for_officers']}, held for the "
                    f"morning {done['updates_held_for_morning']}, reminders "
-                   f"{done['reminders']}, expired {done['expired']}, messages sent {sent}")
+                   f"{done['reminders']}, risk reviews overdue {done['risk_reviews']}, "
+                   f"expired {done['expired']}, messages sent {sent}")
         return
     stop = threading.Event()
     jobs = threading.Thread(target=_jobs_loop, args=(app, stop), name="jobs", daemon=True)

@@ -50,6 +50,7 @@ from intake.casework import (
     find_officer,
     reallocate,
     record_action,
+    risk_review_overdue,
     verify_password,
 )
 from intake.db import transaction
@@ -200,6 +201,7 @@ def _visible(query: Any) -> Any:
 def cases() -> str:
     """My cases (managers: every case), open first, urgent first, newest first."""
     casework = services().casework
+    now = services().intake.clock()
     with services().sessions() as db:
         found = db.scalars(_visible(select(Case)).order_by(
             (Case.status != "open"), Case.urgent.desc(), Case.created_at.desc()).limit(500)).all()
@@ -216,6 +218,7 @@ def cases() -> str:
             "language": case.language,
             "next_update": case.next_update_due_at,
             "risk": case.risk_rating,
+            "risk_review_overdue": risk_review_overdue(case, now),
         } for case in found]
     _audit("list_cases", count=len(rows))
     return render_template("dashboard/cases.html", rows=rows)
@@ -248,6 +251,7 @@ def case_view(reference: str) -> str:
         escalates_at = (None if fresh.acknowledged_at
                         else services().casework.escalation_due_at(fresh))
         mine = fresh.officer_id == current_user.id
+        review_overdue = risk_review_overdue(fresh, services().intake.clock())
         way = route(fresh)
         next_update = {"due_at": fresh.next_update_due_at,
                        "by": way.channel or "you (the officer)", "why": way.why_not}
@@ -257,6 +261,7 @@ def case_view(reference: str) -> str:
     _audit("view_case", case)
     return render_template("dashboard/case.html", case=data, escalates_at=escalates_at,
                            next_update=next_update, officers=officers, choices=CHOICES,
+                           risk_review_overdue=review_overdue,
                            open=data["status"] == "open",
                            can_acknowledge=(mine or current_user.is_manager)
                            and data["acknowledged_at"] is None and data["officer"] is not None)

@@ -4,11 +4,12 @@ added as the command does, and ways to read a case back."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from intake.cases import case_to_dict, get_case
 from intake.casework import add_officer
@@ -173,3 +174,50 @@ def post_form(client: FlaskClient, reference: str, path: str, **fields: str) -> 
     page = client.get(f"/cases/{reference}").get_data(as_text=True)
     return client.post(f"/cases/{reference}/{path}", data={"csrf_token": csrf(page), **fields},
                        follow_redirects=True).get_data(as_text=True)
+
+
+# -- query plans ------------------------------------------------------------------------
+
+
+def statement_of(app: Flask, needle: str, action: Callable[[], object]) -> tuple[str, Any]:
+    """The first SQL statement containing ``needle`` that ``action`` runs, with its
+    parameters."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> None:
+        if needle in statement:
+            seen.append((statement, parameters))
+
+    engine = services(app).db
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert seen, f"no statement with {needle!r} was run"
+    return seen[0]
+
+
+def query_plan(app: Flask, statement: str, parameters: Any, like: str,
+               **differences: Any) -> str:
+    """How the database would run ``statement``. PostgreSQL plans by statistics, so
+    there it is planned beside 5,000 copies of case ``like`` with ``differences`` (a busy
+    service's cases that the query must not read), rolled back after."""
+    engine = services(app).db
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            return " ".join(str(row[-1]) for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters))
+        copied = [column.name for column in Case.__table__.columns
+                  if column.name not in ("id", "reference", *differences)]
+        values = ", ".join([*copied, *(f":{name}" for name in differences)])
+        connection.execute(text(
+            f"INSERT INTO cases ({', '.join([*copied, *differences])}, reference) "
+            f"SELECT {values}, 'HR-' || g FROM cases, generate_series(1, 5000) AS g "
+            "WHERE cases.reference = :like"), {**differences, "like": like})
+        connection.exec_driver_sql("ANALYZE cases")
+        plan = " ".join(str(row[0]) for row in connection.exec_driver_sql(
+            f"EXPLAIN {statement}", parameters))
+        connection.rollback()
+        return plan

@@ -1,5 +1,5 @@
 """casework review: reallocation reasons encrypted; the mobile a named reporter gave for
-texts, as a keyed hash, so their texts reach the case
+texts, as a keyed hash, so their texts reach the case; risk reviews past their date
 
 Revision ID: 0004
 Revises: 0003
@@ -39,6 +39,8 @@ def upgrade() -> None:
     op.add_column("cases", sa.Column("contact_identity_hash", sa.String(length=64),
                                      nullable=True))
     op.create_index("ix_cases_contact_identity_hash", "cases", ["contact_identity_hash"])
+    op.add_column("cases", sa.Column("risk_review_alerted_for", sa.Date(), nullable=True))
+    op.create_index("ix_cases_status_risk_review", "cases", ["status", "risk_review_due"])
     _seal_reallocation_reasons()
     _keep_texting_identities()
 
@@ -75,7 +77,9 @@ def _seal_reallocation_reasons() -> None:
 
 def downgrade() -> None:
     # The reasons stay encrypted in the events' text, where the older code shows them too.
+    op.drop_index("ix_cases_status_risk_review", table_name="cases")
     op.drop_index("ix_cases_contact_identity_hash", table_name="cases")
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy of the table: on SQLite
     # with foreign keys on, dropping the old copy would delete every case's timeline.
+    op.execute("ALTER TABLE cases DROP COLUMN risk_review_alerted_for")
     op.execute("ALTER TABLE cases DROP COLUMN contact_identity_hash")
