@@ -198,6 +198,8 @@ ALERT_WORDS = {
     "message": "New message from the reporter on case",
     "reminder": "Fortnightly update due in 2 days for case",
     "contact_due": "Contact the reporter now (fortnightly update) on case",
+    "update_due": "Fortnightly update due now (the anonymous reporter reads it on "
+                  "follow-up) for case",
     "danger": "DANGER NOW reported by the reporter of case",
     "unallocated": "No officer was available to take case",
     "risk_review": "Risk review overdue on case",

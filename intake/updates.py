@@ -114,18 +114,22 @@ def written_updates(session: Session, cases: list[Case]) -> dict[int, CaseEvent]
 
 
 def message_for(session: Session, case: Case, written: CaseEvent | None = None,
-                looked: bool = False) -> tuple[str, bool]:
+                looked: bool = False, contact: Officer | None = None) -> tuple[str, bool]:
     """The update's words in the reporter's language, and whether it is the standard one
-    (``looked``: ``written`` is already the answer of :func:`written_update`)."""
-    officer = case.officer.name if case.officer else "-"
+    (``looked``: ``written`` is already the answer of :func:`written_update`).
+
+    ``contact`` is who the reporter is told to reply to: the case's officer, or the
+    manager covering while no officer is active. A written update names its author."""
+    contact = contact or case.officer
     if not looked:
         written = written_update(session, case)
     if written is not None and written.text:
+        author = written.officer or contact
         frame = gettext(case.language, OFFICER_UPDATE, reference=case.reference,
-                        officer=officer)
+                        officer=author.name if author else "-")
         return f"{frame}\n{written.text}", False
     return gettext(case.language, STANDARD_UPDATE, reference=case.reference,
-                   officer=officer), True
+                   officer=contact.name if contact else "-"), True
 
 
 @dataclass
@@ -201,7 +205,8 @@ def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
         way = Route(None, why_not="opted out of messages: contact as they asked")
     key = f"update:{case.id}:{due.isoformat()}"
     if way.channel is not None and way.address is not None:
-        text, standard = message_for(session, case, written, looked=True)
+        text, standard = message_for(session, case, written, looked=True,
+                                     contact=staff[0] if staff else None)
         # Held by the outbox too, should a retry fall in the quiet hours.
         payload: dict[str, object] = {"text": text, "quiet_hours": True}
         if way.channel == "email":
@@ -219,11 +224,14 @@ def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
             report.sent += 1
     else:
         # An anonymous reporter cannot be contacted at all: their officer's updates
-        # wait on the follow-up page, and nobody is asked to do the impossible.
-        if not case.anonymous:
-            for person in staff:
-                casework.alert(session, person, case, "contact_due", now,
-                               f"{key}:{person.id}", batch)
+        # wait on the follow-up page, and nobody is asked to do the impossible; but
+        # when no reminder went out for this date (the jobs were down), the officer is
+        # told now that one is due for them to write.
+        kind = "contact_due"
+        if case.anonymous:
+            kind = "update_due" if case.update_reminded_for != due else ""
+        for person in staff if kind else ():
+            casework.alert(session, person, case, kind, now, f"{key}:{person.id}", batch)
         add_event(session, case, "update_due_officer", now, reason=way.why_not,
                   due=due.isoformat(), flush=False)
         report.officer_to_contact += 1
@@ -238,8 +246,10 @@ class Staff:
 
     def __init__(self, session: Session) -> None:
         self.officers = {officer.id: officer for officer in session.scalars(select(Officer))}
-        self.managers = [officer for officer in self.officers.values()
-                         if officer.active and officer.role == "manager"]
+        # The duty manager first, then by id: the first is who the reporter is told of.
+        self.managers = sorted((officer for officer in self.officers.values()
+                                if officer.active and officer.role == "manager"),
+                               key=lambda officer: (not officer.duty, officer.id))
 
     def __call__(self, case: Case) -> list[Officer]:
         officer = self.officers.get(case.officer_id) if case.officer_id else None

@@ -234,6 +234,42 @@ def test_an_anonymous_reporter_gets_no_message(desk, sessions, casework, clock):
     assert alerts(sessions, "Contact the reporter now") == 0  # nobody can: no channel
 
 
+def test_an_anonymous_case_overdue_after_downtime_tells_its_officer_once(desk, sessions,
+                                                                        casework, clock):
+    """Its officer writes the update the reporter reads on follow-up: when the jobs were
+    down through the reminder, they are told it is due now, once."""
+    conversation_id = drive(desk, dict(NAMED, anonymous="anonymous"))
+    desk.send(conversation_id, "submit")
+    clock.advance(days=20)
+    run(sessions, casework, clock)
+    run(sessions, casework, clock)
+    assert alerts(sessions, "update due now") == 1
+    assert alerts(sessions, "Contact the reporter now") == 0
+    clock.advance(days=12, minutes=1)  # the next one, reminded in time...
+    run(sessions, casework, clock)
+    clock.advance(days=2)  # ...and due: no "due now" as well
+    run(sessions, casework, clock)
+    assert alerts(sessions, "update due in 2 days") == 1
+    assert alerts(sessions, "update due now") == 1
+
+
+def test_while_no_officer_is_active_the_update_names_the_duty_manager(desk, sessions,
+                                                                      casework, clock):
+    case = submit(desk)
+    with transaction(sessions) as session:
+        for number, duty in ((1, False), (2, True), (3, False)):
+            add_officer(session, name=f"Manager {number}", email=f"m{number}@landlord.example",
+                        password="x" * 12, now=clock(), role="manager", duty=duty)
+        from intake.casework import disable_officer
+
+        disable_officer(session, "olive@landlord.example")
+    clock.advance(days=14, minutes=1)
+    run(sessions, casework, clock)
+    (update,) = updates_sent(sessions)
+    assert update.payload["text"] == gettext("en", STANDARD_UPDATE, reference=case.reference,
+                                             officer="Manager 2")
+
+
 def test_an_opted_out_number_gets_nothing_and_the_officer_makes_contact(desk, sessions,
                                                                         casework, clock):
     submit(desk)
