@@ -39,7 +39,8 @@ def new_reference(session: Session) -> str:
             return reference
 
 
-#: Characters of the secret follow-up code: 13 from 32 symbols, 65 bits of entropy.
+#: Characters of the secret follow-up code: 13 from 32 symbols, at least one of them a
+#: digit (so three words are never read as a code): just under 65 bits of entropy.
 CODE_CHARS = 13
 _HASHER = PasswordHasher()
 #: Verified against when no case matches, so a wrong reference takes as long as a wrong
@@ -48,8 +49,15 @@ _DUMMY_HASH = _HASHER.hash("no such case")
 
 
 def new_followup_code() -> str:
-    """A secret code like ``7K3M-Q9PD-X4TWB``: 65 random bits, easy to read and type."""
+    """A secret code like ``7K3M-Q9PD-X4TWB``: about 65 random bits, easy to read and type.
+
+    Always with a digit: a reference followed by three words of four, four and five
+    letters ("they were there") must never read as a code. Codes without one are drawn
+    again, so every code with a digit stays equally likely.
+    """
     code = _random_code(CODE_CHARS)
+    while not any(char.isdigit() for char in code):
+        code = _random_code(CODE_CHARS)
     return f"{code[:4]}-{code[4:8]}-{code[8:]}"
 
 

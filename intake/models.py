@@ -280,3 +280,17 @@ class AuditEntry(Base):
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")
     case: Mapped[Case | None] = relationship(lazy="selectin")
+
+
+class Attempt(Base):
+    """Failed tries at a secret for one key (a follow-up reference, a sign-in address),
+    shared by every process: the count in the current window, and the lock it set."""
+
+    __tablename__ = "attempts"
+
+    #: A keyed hash of the limit's namespace and the normalised value; never the value.
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the current window of failures began (rows long past it are deleted).
+    window_start: Mapped[datetime] = mapped_column(DateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)

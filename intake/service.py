@@ -22,9 +22,9 @@ from intake.cases import open_case_for_identity
 from intake.db import transaction
 from intake.engine import Engine, Reply, TurnResult
 from intake.flow import FIRST_STEP
-from intake.guard import AttemptGuard, TooManyAttempts
+from intake.guard import TooManyAttempts
 from intake.languages import DEFAULT_LANGUAGE, get_language
-from intake.models import Conversation, InboundMessage
+from intake.models import Case, Conversation, InboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +92,6 @@ class IntakeService:
         self.engine = engine
         self.clock = clock
         self.casework = casework
-        #: Limits guessing of follow-up codes per reference, on every channel (the web
-        #: page's form shares it).
-        self.followup_guard: AttemptGuard = followup.new_guard()
 
     def _casework(self, session: Session, result: TurnResult, case_id: int | None,
                   now: datetime) -> None:
@@ -147,7 +144,8 @@ class IntakeService:
                             conversation.last_result = result.to_json()
                             self.engine.save(session, conversation)
                         return Turn(conversation.id, result)
-                    result = self.engine.handle(session, conversation, text, now)
+                    result = self.engine.handle(session, conversation,
+                                                followup.mask_codes(text), now)
                     _describe(result, conversation)
                     self._casework(session, result, conversation.case_id, now)
                     conversation.last_message_id = message_id
@@ -222,6 +220,8 @@ class IntakeService:
         if request is not None:
             return self._receive_follow_up(session, channel, identity_hash, request, now,
                                            after_turn)
+        # Whatever the engine keeps (answers, a message onto the case) never holds a code.
+        text = followup.mask_codes(text)
         conversation = None
         found = conversations.find_by_identity(session, channel, identity_hash)
         if found is not None:
@@ -279,37 +279,59 @@ class IntakeService:
         language, adding any news to the case as the follow-up page does.
 
         A wrong code, and an unknown reference, get the same answer in the conversation's
-        language (English without one), and count towards locking the reference.
+        language (English without one), and count towards locking the reference. Danger
+        words get the advice to call 999 first, whatever the code. News sent from the
+        reporter's own submitted conversation reaches their case even with a wrong code,
+        as anything else they write there would (they are told the code did not match).
         """
         result = TurnResult()
         locale = conversation.locale if conversation is not None else DEFAULT_LANGUAGE
+        news = request.message
+        danger = bool(news) and self.engine.is_emergency(locale, news)
+        locked = False
         try:
-            case = followup.find(session, self.followup_guard, request.reference,
-                                 request.code, now)
+            case = followup.find(session, request.reference, request.code, now)
         except TooManyAttempts:
-            result.replies.append(Reply(followup.answer(locale, None, locked=True)))
-            result.locale = locale
-            return self._then_current(result, conversation)
+            case, locked = None, True
         if case is None:
-            result.replies.append(Reply(followup.answer(locale, None)))
+            own = self._own_case(session, conversation)
+            added_to = None
+            if own is not None and news and self.casework is not None:
+                self._add_news(session, own, news, danger, now)
+                added_to = own.reference
+            result.replies.append(Reply(followup.answer(
+                locale, None, locked=locked, danger=danger, added_to=added_to)))
             result.locale = locale
             return self._then_current(result, conversation)
-        added = danger = False
-        if request.message:
-            danger = self.engine.is_emergency(case.language, request.message)
-            if self.casework is not None:
-                self.casework.on_reporter_message(session, case.id, request.message, now)
-                if danger:
-                    self.casework.on_danger(session, case.id, now)
-                added = True
+        danger = danger or (bool(news) and self.engine.is_emergency(case.language, news))
+        added_to = None
+        if news and self.casework is not None:
+            self._add_news(session, case, news, danger, now)
+            added_to = case.reference
         found = followup.status(session, case)
         language = get_language(found.language).code
         result.replies.append(Reply(
-            followup.answer(language, found, added=added, danger=danger,
-                            news=bool(request.message)),
+            followup.answer(language, found, danger=danger, news=bool(news),
+                            added_to=added_to),
             locale=language if conversation is not None and language != locale else None))
         result.locale = language if conversation is None else locale
         return self._then_current(result, conversation)
+
+    @staticmethod
+    def _own_case(session: Session, conversation: Conversation | None) -> Case | None:
+        """The case a submitted conversation reported: whoever writes in it is its
+        reporter."""
+        if conversation is None or conversation.status != "submitted" or (
+                conversation.case_id is None):
+            return None
+        return session.get(Case, conversation.case_id)
+
+    def _add_news(self, session: Session, case: Case, news: str, danger: bool,
+                  now: datetime) -> None:
+        assert self.casework is not None
+        self.casework.on_reporter_message(session, case.id, news, now)
+        if danger:
+            self.casework.on_danger(session, case.id, now)
 
     def _then_current(self, result: TurnResult, conversation: Conversation | None
                       ) -> TurnResult:

@@ -97,7 +97,8 @@ def db(db_url: str, data_key: str) -> Iterator[SAEngine]:
     migrate(engine)
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            connection.execute(text("TRUNCATE conversations, cases RESTART IDENTITY CASCADE"))
+            connection.execute(text(
+                "TRUNCATE conversations, cases, attempts RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
 

@@ -9,6 +9,7 @@ managers all; every read of a case, allowed or not, is written to the audit log.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +17,6 @@ from flask import (
     Blueprint,
     Flask,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -35,6 +35,7 @@ from flask_login import (
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from intake import guard
 from intake.cases import case_to_dict, get_case
 from intake.casework import (
     CONTACT_METHODS,
@@ -54,7 +55,6 @@ from intake.casework import (
     verify_password,
 )
 from intake.db import transaction
-from intake.guard import AttemptGuard
 from intake.models import AuditEntry, Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
 from intake.updates import route
@@ -73,6 +73,9 @@ CHOICES = {"contact": CONTACT_METHODS, "support": SUPPORT_KINDS, "to": REFERRAL_
 #: Failed sign-ins allowed per email address in the window, before it is refused.
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 15 * 60
+#: Counted in the database for any address, known or not, the same in every process.
+SIGN_IN = guard.Limit("sign_in", MAX_FAILURES, timedelta(seconds=FAILURE_WINDOW_SECONDS),
+                      timedelta(seconds=FAILURE_WINDOW_SECONDS))
 
 
 class Staff(UserMixin):  # type: ignore[misc]
@@ -106,18 +109,9 @@ def _load(token: str) -> Staff | None:
         return Staff(officer)
 
 
-THROTTLE = "hatereport.sign_in_throttle"
-
-
-def throttle() -> AttemptGuard:
-    found: AttemptGuard = current_app.extensions[THROTTLE]
-    return found
-
-
 def init_app(app: Flask) -> None:
     """Sign-in for the dashboard."""
     login_manager.init_app(app)
-    app.extensions[THROTTLE] = AttemptGuard(MAX_FAILURES, FAILURE_WINDOW_SECONDS)
     app.register_blueprint(bp)
 
 
@@ -142,21 +136,26 @@ def login() -> str | Response:
     if request.method == "POST":
         email = (request.form.get("email") or "").strip().lower()
         password = request.form.get("password") or ""
-        if throttle().blocked(email):
+        the = services()
+        with the.sessions() as db:
+            blocked = guard.is_locked(db, SIGN_IN, email, the.intake.clock())
+        if blocked:
             error = "Too many failed attempts. Try again in 15 minutes."
         else:
-            with services().sessions() as db:
+            with the.sessions() as db:
                 officer = find_officer(db, email) if email else None
                 matches = verify_password(officer if officer and officer.active else None,
                                           password)
                 good = officer is not None and officer.active and matches
                 staff = Staff(officer) if good and officer is not None else None
             if staff is None:
-                throttle().failed(email)
+                with transaction(the.sessions) as db:
+                    guard.failed(db, SIGN_IN, email, the.intake.clock())
                 _audit("sign_in_failed")
                 error = "That email and password do not match an active account."
             else:
-                throttle().clear(email)
+                with transaction(the.sessions) as db:
+                    guard.clear(db, SIGN_IN, email)
                 session.clear()
                 session.permanent = True  # expires after the idle timeout
                 login_user(staff)

@@ -30,11 +30,11 @@ from tests.channels.helpers import (
 )
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.twilio_api import FakeTwilio
-from web import followup as followup_page
 from web.extensions import services
 
 NEWS = "He was back at the bus stop this morning, shouting again."
 OTHER_PHONE = "+447700900777"
+THIRD_PHONE = "+447700900778"
 OTHER_CHAT = 111222333
 OFFICER_PHONE = "+447700900100"
 OFFICER_CHAT = "555000111"
@@ -133,11 +133,51 @@ def test_by_sms_a_code_alone_says_how_to_add_and_wrong_codes_lock_the_report(
     # An unknown reference gets the very same answer: the reference alone tells nothing.
     assert sms(db_client, f"HR-2345-6789 {code}", sender=OTHER_PHONE) == [NO_MATCH]
     # Locked, even for the right code, from any phone, and on the web page too.
-    assert sms(db_client, f"{reference} {code} {NEWS}") == [TOO_MANY]
+    assert sms(db_client, f"{reference} {code} {NEWS}", sender=THIRD_PHONE) == [TOO_MANY]
     page = db_client.post("/followup", data={"reference": reference, "code": code})
     assert page.status_code == 429
-    assert db_app.extensions[followup_page.GUARD] is services(db_app).intake.followup_guard
     assert reporter_messages(db_app, reference) == []
+    # The reporter's own phone, still in the conversation they reported in, is told so
+    # too; what they wrote reaches their report all the same, as anything else would.
+    [own] = sms(db_client, f"{reference} {code} {NEWS}")
+    assert own.startswith(TOO_MANY) and ADDED in own and code not in own
+    assert reporter_messages(db_app, reference) == [NEWS]
+    # A made-up reference locks alike, whichever way it is tried: nothing tells it apart
+    # (one wrong code for it above, three more here, the fifth on the page).
+    for _ in range(MAX_FAILURES - 2):
+        sms(db_client, f"HR-2345-6789 {wrong}", sender=OTHER_PHONE)
+    assert db_client.post("/followup", data={"reference": "hr 2345 6789",
+                                             "code": wrong}).status_code == 403
+    assert sms(db_client, f"HR-2345-6789 {code}", sender=THIRD_PHONE) == [TOO_MANY]
+    assert db_client.post("/followup", data={"reference": "HR-2345-6789",
+                                             "code": code}).status_code == 429
+
+
+def test_by_sms_danger_words_get_the_999_advice_first_whatever_the_code(
+        db_app: Flask, db_client: FlaskClient):
+    add_olive(db_app)
+    reference, bodies = drive_sms(db_client, db_app, ANONYMOUS)
+    danger = "he is outside my door right now"
+
+    [reply] = sms(db_client, f"{reference} 2222-3333-44444 {danger}", sender=OTHER_PHONE)
+
+    assert reply.startswith("If you are in danger, call 999 now.") and NO_MATCH in reply
+    assert reporter_messages(db_app, reference) == []
+
+
+def test_by_sms_a_labelled_request_is_recognised_and_the_code_kept_nowhere(
+        db_app: Flask, db_client: FlaskClient):
+    add_olive(db_app)
+    reference, bodies = drive_sms(db_client, db_app, ANONYMOUS)
+    code = secret_code(bodies[-1])
+    sid = new_sid()
+
+    [reply] = sms(db_client, f"My reference is {reference} and my code is {code}. {NEWS}",
+                  sender=OTHER_PHONE, sid=sid)
+
+    assert ADDED in reply and code not in reply
+    assert reporter_messages(db_app, reference) == [NEWS]
+    assert stored_anywhere(db_app, code, sid) == []
 
 
 def test_an_anonymous_telegram_reporter_follows_up_from_another_chat(

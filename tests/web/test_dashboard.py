@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from intake.casework import add_officer
 from intake.db import transaction
@@ -86,6 +86,56 @@ def test_wrong_passwords_are_refused_and_repeated_failures_lock_the_address(app)
         sign_in(client, "olive@landlord.example", "wrong password!!")
     page = sign_in(client, "olive@landlord.example").get_data(as_text=True)
     assert "Too many failed attempts" in page
+
+
+@pytest.fixture
+def two_processes(db_url, data_key, clock):
+    """Two web processes on one database (an SQLite file, or PostgreSQL), as gunicorn's
+    workers are, with Olive's account."""
+    from ..conftest import HASH_KEY
+
+    apps = [create_app({"TESTING": True, "DATABASE_URL": db_url, "DATA_KEY": data_key,
+                        "HASH_KEY": HASH_KEY, "SESSION_COOKIE_SECURE": False})
+            for _ in range(2)]
+    the = services(apps[0])
+    if the.db.dialect.name == "postgresql":
+        with the.db.begin() as connection:
+            connection.execute(text(
+                "TRUNCATE officers, attempts, audit_log RESTART IDENTITY CASCADE"))
+    for app in apps:
+        services(app).intake.clock = clock
+    with transaction(the.sessions) as session:
+        add_officer(session, name="Olive Officer", email="olive@landlord.example",
+                    password=PASSWORD, now=clock(), areas=["Normanton"])
+    yield apps
+    for app in apps:
+        services(app).db.dispose()
+
+
+def test_failed_sign_ins_lock_an_address_in_every_process_known_or_not(two_processes,
+                                                                      clock):
+    first, second = (app.test_client() for app in two_processes)
+    for email in ("olive@landlord.example", "nobody@landlord.example"):
+        typed = [email, email.upper(), f" {email} ", email, email]
+        for client, address in zip((first, second, first, second, first), typed,
+                                   strict=True):
+            page = sign_in(client, address, "wrong password!!").get_data(as_text=True)
+            assert "do not match" in page and "Too many" not in page
+    # The sixth try, in either process, is refused alike for a known and an unknown
+    # address (the right password too): nothing tells which addresses have accounts.
+    pages = [re.sub(r'name="csrf_token" value="[^"]+"', "",
+                    sign_in(client, email).get_data(as_text=True)).replace(email, "EMAIL")
+             for client in (second, first)
+             for email in ("olive@landlord.example", "nobody@landlord.example")]
+    assert "Too many failed attempts" in pages[0] and len(set(pages)) == 1
+    # A restarted process refuses too; after 15 minutes the address may try again.
+    restarted = create_app({**two_processes[0].config, "TESTING": True})
+    services(restarted).intake.clock = clock
+    assert "Too many" in sign_in(restarted.test_client(), "olive@landlord.example").get_data(
+        as_text=True)
+    services(restarted).db.dispose()
+    clock.advance(minutes=15, seconds=1)
+    assert sign_in(second, "olive@landlord.example").status_code == 302
 
 
 def test_an_officer_sees_their_case_and_every_read_is_audited(app):

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from intake.cases import case_to_dict
 from intake.casework import add_event, add_officer
 from intake.db import transaction
+from intake.followup import LIMIT
 from intake.i18n import gettext
-from intake.models import Case, Officer, OutboxMessage
+from intake.models import Attempt, Case, Officer, OutboxMessage
 from web import create_app
 from web.extensions import services
 
@@ -76,6 +77,20 @@ def test_a_wrong_code_is_refused_and_guessing_stops_after_five(app):
                                           "code": code}).status_code == 403
 
 
+def test_a_made_up_reference_gets_the_same_answers_as_a_real_one(app):
+    reference, code = anonymous_report(app)
+    client = app.test_client()
+    answers = {}
+    for candidate in (reference, "HR-2345-6789"):
+        answers[candidate] = [
+            (response.status_code, response.get_data(as_text=True).replace(candidate, "R"))
+            for response in (client.post("/followup", data={"reference": candidate,
+                                                            "code": "WRONG123"})
+                             for _ in range(6))]
+    assert answers[reference] == answers["HR-2345-6789"]
+    assert [status for status, _ in answers[reference]] == [403] * 5 + [429]
+
+
 def test_a_message_added_goes_onto_the_case_and_to_the_officer(app):
     reference, code = anonymous_report(app)
     client = app.test_client()
@@ -115,7 +130,7 @@ def test_the_form_without_a_chosen_language_answers_in_the_reports(app):
     assert '<html lang="en" dir="ltr">' in chosen.get_data(as_text=True)
 
 
-def test_the_lock_is_kept_on_the_case_across_restarts(app, tmp_path, data_key, clock):
+def test_the_lock_is_kept_in_the_database_across_restarts(app, tmp_path, data_key, clock):
     from ..conftest import HASH_KEY
 
     reference, code = anonymous_report(app)
@@ -123,8 +138,8 @@ def test_the_lock_is_kept_on_the_case_across_restarts(app, tmp_path, data_key, c
     for _ in range(5):
         client.post("/followup", data={"reference": reference, "code": "AAAA-AAAA-AAAAA"})
     with services(app).sessions() as session:
-        case = session.scalar(select(Case).where(Case.reference == reference))
-        assert case.followup_locked_until == clock() + timedelta(hours=1)
+        row = session.get(Attempt, LIMIT.key(reference))
+        assert row.locked_until == clock() + timedelta(hours=1)
     restarted = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}",
                             "DATA_KEY": data_key, "HASH_KEY": HASH_KEY})
     services(restarted).intake.clock = clock
@@ -136,3 +151,38 @@ def test_the_lock_is_kept_on_the_case_across_restarts(app, tmp_path, data_key, c
         "/followup", data={"reference": reference, "code": code.lower().replace("-", " ")})
     assert response.status_code == 200
     services(restarted).db.dispose()
+
+
+DANGER = "If you are in danger, call 999 now."
+
+
+@pytest.mark.parametrize("code", ["WRONG123", None])
+def test_danger_words_get_the_999_advice_first_whatever_the_code(app, code):
+    reference, right = anonymous_report(app)
+    client = app.test_client()
+    if code is not None:  # a wrong code, then locked
+        for _ in range(5):
+            client.post("/followup", data={"reference": reference, "code": code})
+    response = client.post("/followup", data={"reference": reference, "code": right,
+                                              "message": "They are attacking me now"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == (429 if code else 200)
+    assert DANGER in page
+    error = "Too many tries" if code else "Your report is open"
+    assert page.index(DANGER) < page.index(error)
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case.urgent is (code is None)
+
+
+def test_a_code_in_the_message_is_not_kept_on_the_case(app):
+    reference, code = anonymous_report(app)
+    page = app.test_client().post("/followup", data={
+        "reference": reference, "code": code,
+        "message": f"Is {code.lower()} the right code? They came back."})
+    assert "We have added this to your report" in page.get_data(as_text=True)
+    with services(app).sessions() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert [event["text"] for event in case_to_dict(case)["timeline"]
+                if event["kind"] == "reporter_message"] == [
+                    "Is [code removed] the right code? They came back."]
