@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import date, datetime
 from typing import Any
@@ -276,3 +277,13 @@ def case_to_dict(case: Case, opted_out: bool = False) -> dict[str, Any]:
             for event in case.events
         ],
     }
+
+
+_UK_MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
+
+
+def uk_mobile(text: str) -> str | None:
+    """A UK mobile number in international form, if ``text`` is one."""
+    digits = re.sub(r"[\s()-]", "", text)
+    match = _UK_MOBILE.match(digits)
+    return f"+44{match.group(1)}" if match else None

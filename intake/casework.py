@@ -24,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from intake.cases import uk_mobile
 from intake.models import Case, CaseEvent, Officer
 from intake.outbox import Batch, enqueue, identity_hash
 from intake.quiet import LONDON, UTC
@@ -154,9 +155,6 @@ def alert_channels_wanted(session: Session) -> set[str]:
 def texting_identity(case: Case) -> str | None:
     """For a named reporter who gave a UK mobile for text messages, the keyed hash an SMS
     from that number arrives under (so their replies reach the case); else None."""
-    # intake.updates, which reads a mobile the way updates are texted, imports this module.
-    from intake.updates import uk_mobile
-
     if case.anonymous or case.contact_method != "text":
         return None
     number = uk_mobile(case.contact_details or "")
@@ -472,13 +470,19 @@ class Casework:
             self.alert(session, manager, case, "message", now, f"message:{event.id}:{manager.id}")
 
 
+def manager_order(officer: Officer) -> tuple[bool, int]:
+    """Managers in the order they cover a case: the duty manager first, then by id (the
+    first is the one a reporter is told of)."""
+    return (not officer.duty, officer.id)
+
+
 def responsible_staff(session: Session, case: Case) -> list[Officer]:
     """Who is told about a case: its officer, or (none active) every active manager."""
     officer = session.get(Officer, case.officer_id) if case.officer_id else None
     if officer is not None and officer.active:
         return [officer]
-    return list(session.scalars(select(Officer).where(
-        Officer.active.is_(True), Officer.role == "manager").order_by(Officer.id)))
+    return sorted(session.scalars(select(Officer).where(
+        Officer.active.is_(True), Officer.role == "manager")), key=manager_order)
 
 
 def london_today(now: datetime) -> date:

@@ -31,7 +31,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from intake.casework import UPDATE_PERIOD, Casework, add_event
+from intake.cases import uk_mobile
+from intake.casework import UPDATE_PERIOD, Casework, add_event, manager_order
 from intake.i18n import N_, gettext
 from intake.models import Case, CaseEvent, Officer
 from intake.outbox import Batch, enqueue, identity_hash
@@ -47,7 +48,6 @@ STANDARD_UPDATE = N_(
 OFFICER_UPDATE = N_("Update on your report %(reference)s from %(officer)s:")
 EMAIL_SUBJECT = N_("Your report %(reference)s")
 
-_UK_MOBILE = re.compile(r"^(?:\+44|0044|0)(7\d{9})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -58,13 +58,6 @@ class Route:
     channel: str | None
     address: str | None = None
     why_not: str | None = None
-
-
-def uk_mobile(text: str) -> str | None:
-    """A UK mobile number in international form, if ``text`` is one."""
-    digits = re.sub(r"[\s()-]", "", text)
-    match = _UK_MOBILE.match(digits)
-    return f"+44{match.group(1)}" if match else None
 
 
 def route(case: Case) -> Route:
@@ -241,26 +234,21 @@ def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
 
 
 class Staff:
-    """Who is told about a case's updates (:func:`responsible`), with the officers read
-    once for a whole sweep."""
+    """Who is told about a case's updates (:func:`~intake.casework.responsible_staff`),
+    with the officers read once for a whole sweep."""
 
     def __init__(self, session: Session) -> None:
         self.officers = {officer.id: officer for officer in session.scalars(select(Officer))}
         # The duty manager first, then by id: the first is who the reporter is told of.
         self.managers = sorted((officer for officer in self.officers.values()
                                 if officer.active and officer.role == "manager"),
-                               key=lambda officer: (not officer.duty, officer.id))
+                               key=manager_order)
 
     def __call__(self, case: Case) -> list[Officer]:
         officer = self.officers.get(case.officer_id) if case.officer_id else None
         if officer is not None and officer.active:
             return [officer]
         return list(self.managers)
-
-
-def responsible(session: Session, case: Case) -> list[Officer]:
-    """Who is told about a case's updates: its officer, or (none active) the managers."""
-    return Staff(session)(case)
 
 
 def due_list(session: Session, now: datetime) -> list[dict[str, object]]:

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from intake.cases import uk_mobile
 from intake.crypto import open_sealed, seal
 from intake.outbox import identity_hash
-from intake.updates import uk_mobile
 
 revision: str = "0004"
 down_revision: str | None = "0003"
