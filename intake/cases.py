@@ -174,14 +174,18 @@ def get_case(session: Session, reference: str) -> Case | None:
 
 def open_case_for_identity(session: Session, identity_hash: str) -> Case | None:
     """The newest open case of a named reporter known by this channel identity (a keyed
-    hash): the one they reported from, or the mobile they gave for texts. Anonymous
-    cases keep neither, so they are never found this way."""
-    return session.scalars(
-        select(Case).where(or_(Case.channel_identity_hash == identity_hash,
-                               Case.contact_identity_hash == identity_hash),
-                           Case.status == "open", Case.anonymous.is_(False))
-        .order_by(Case.created_at.desc(), Case.id.desc()).limit(1)
-    ).first()
+    hash): the one they reported from, or the mobile the service has texted their updates
+    to. Anonymous cases keep neither, so they are never found this way.
+
+    Called for every inbound message without a live conversation: the database is asked
+    only about the two hash columns (each indexed, so both databases search the indexes
+    however many cases are open); the few rows of that one person are sorted here."""
+    rows = session.execute(select(Case.id, Case.status, Case.anonymous, Case.created_at)
+                           .where(or_(Case.channel_identity_hash == identity_hash,
+                                      Case.contact_identity_hash == identity_hash))).all()
+    open_ids = [(created_at, case_id) for case_id, status, anonymous, created_at in rows
+                if status == "open" and not anonymous]
+    return session.get(Case, max(open_ids)[1]) if open_ids else None
 
 
 def list_cases(session: Session, limit: int | None = None) -> list[Case]:

@@ -21,12 +21,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.cases import uk_mobile
 from intake.models import Case, CaseEvent, Officer
-from intake.outbox import Batch, enqueue, identity_hash
+from intake.outbox import Batch, enqueue
 from intake.quiet import LONDON, UTC
 
 log = logging.getLogger(__name__)
@@ -152,15 +151,6 @@ def alert_channels_wanted(session: Session) -> set[str]:
         select(Officer).where(Officer.active.is_(True)))}
 
 
-def texting_identity(case: Case) -> str | None:
-    """For a named reporter who gave a UK mobile for text messages, the keyed hash an SMS
-    from that number arrives under (so their replies reach the case); else None."""
-    if case.anonymous or case.contact_method != "text":
-        return None
-    number = uk_mobile(case.contact_details or "")
-    return identity_hash("sms", number) if number else None
-
-
 def open_caseloads(session: Session, officer_ids: list[int] | None = None) -> dict[int, int]:
     """Open cases per officer id (of ``officer_ids``, or of everyone)."""
     query = select(Case.officer_id, func.count()).where(Case.status == "open",
@@ -204,6 +194,9 @@ ALERT_WORDS = {
 }
 #: Reporters hear about their case at least this often (§4.14).
 UPDATE_PERIOD = timedelta(days=14)
+#: The most waiting cases one run of the jobs allocates, so a first run after an upgrade
+#: (or a long outage) holds the write lock briefly; the next run, a minute on, goes on.
+ALLOCATE_PER_RUN = 200
 
 
 class Casework:
@@ -252,7 +245,6 @@ class Casework:
             return
         add_event(session, case, "submitted", now)
         case.next_update_due_at = now + UPDATE_PERIOD
-        case.contact_identity_hash = texting_identity(case)
         officer, reason = self.choose_officer(session, case)
         if officer is None:
             add_event(session, case, "unallocated", now, reason="no active officer")
@@ -273,14 +265,18 @@ class Casework:
 
     def allocate_waiting(self, session: Session, now: datetime) -> int:
         """Allocate the open cases left with no officer (nobody could take them when they
-        were submitted) by the rules of :meth:`on_submitted`, and tell the active
-        managers, once per case, that it waited. Returns how many were allocated.
+        were submitted) by the rules of :meth:`on_submitted`, at most
+        :data:`ALLOCATE_PER_RUN` a run, and tell the active managers, once per case, that
+        it waited. Returns how many were allocated.
 
-        Read on the officer/status index: the cost follows the cases waiting, not all cases.
-        """
+        Read on the officer/status index: the cost follows the cases waiting, not all
+        cases. The rows are locked as read (PostgreSQL; SQLite's writer lock serialises
+        the writers), and one a manager is reallocating meanwhile is skipped, so the
+        jobs never overwrite a person's choice nor allocate a case closed meanwhile."""
         waiting = list(session.scalars(select(Case).where(
             Case.officer_id.is_(None), Case.status == "open")
-            .order_by(Case.urgent.desc(), Case.created_at, Case.id)))
+            .order_by(Case.urgent.desc(), Case.created_at, Case.id)
+            .limit(ALLOCATE_PER_RUN).with_for_update(skip_locked=True)))
         if not waiting:
             return 0
         if session.scalar(select(Officer.id).where(Officer.active.is_(True)).limit(1)) is None:
@@ -290,6 +286,11 @@ class Casework:
             return 0
         managers = list(session.scalars(select(Officer).where(
             Officer.active.is_(True), Officer.role == "manager").order_by(Officer.id)))
+        # Only a case that waited (an 'unallocated' event) is news for the managers; one
+        # from before those events existed is simply allocated.
+        waited = set(session.scalars(select(CaseEvent.case_id).where(
+            CaseEvent.case_id.in_([case.id for case in waiting]),
+            CaseEvent.kind == "unallocated")))
         allocated = 0
         for case in waiting:
             officer, reason = self.choose_officer(session, case)
@@ -297,7 +298,7 @@ class Casework:
                 self.assign(session, case, officer, now, f"{reason} (after waiting unallocated)")
                 self.copy_if_urgent(session, case, officer, now)
                 allocated += 1
-            for manager in managers:
+            for manager in managers if case.id in waited else ():
                 if officer is None or manager.id != officer.id:
                     self.alert(session, manager, case, "unallocated", now,
                                f"unallocated:{case.id}:{manager.id}")
@@ -401,14 +402,14 @@ class Casework:
         date that a case's risk review has passed with no newer assessment. Returns how
         many cases were told about.
 
-        Read on the status/review index; a case already told about its review date is
-        not read again until a new assessment sets another."""
+        Read on a partial index of the reviews not yet alerted
+        (:data:`~intake.models.RISK_REVIEW_PENDING`, repeated exactly, so both databases
+        use it): a case already told about its review date is not read again until a new
+        assessment sets another and clears the marker."""
         today = london_today(now)
         due = session.scalars(select(Case).where(
             Case.status == "open", Case.risk_review_due.is_not(None),
-            Case.risk_review_due < today,
-            or_(Case.risk_review_alerted_for.is_(None),
-                Case.risk_review_alerted_for != Case.risk_review_due)))
+            Case.risk_review_due < today, Case.risk_review_alerted_for.is_(None)))
         count = 0
         for case in due:
             review = case.risk_review_due
@@ -601,6 +602,8 @@ def record_action(session: Session, case: Case, officer: Officer, kind: str,
         if review <= london_today(now):
             raise ActionError("the next review must be after today")
         case.risk_rating, case.risk_review_due = band, review
+        # A new date, not yet alerted: the jobs' sweep finds it on its partial index.
+        case.risk_review_alerted_for = None
         return add_event(session, case, "risk_assessment", now, officer=officer, text=note,
                          likelihood=likelihood, impact=impact, score=score, rating=band,
                          review=review.isoformat())

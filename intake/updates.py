@@ -215,6 +215,12 @@ def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
             add_event(session, case, "update_sent", now, channel=way.channel,
                       standard=standard, due=due.isoformat(), flush=False)
             report.sent += 1
+        if (way.channel == "sms" and case.contact_method == "text"
+                and case.contact_identity_hash is None):
+            # Texted at the mobile they typed: a reply from it now reaches the case.
+            # Never before: a mistyped or shared number would put a stranger's words on
+            # the case and tell them its reference.
+            case.contact_identity_hash = identity_hash("sms", way.address)
     else:
         # An anonymous reporter cannot be contacted at all: their officer's updates
         # wait on the follow-up page, and nobody is asked to do the impossible; but

@@ -142,13 +142,51 @@ def test_the_dashboard_says_the_review_is_overdue(db_app, clock):
     assert OVERDUE not in nia.get("/cases").get_data(as_text=True)
 
 
-def test_the_sweep_reads_an_index(db_app, clock):
+def test_after_a_prompt_only_the_new_date_counts_open_or_closed(db_app, clock):
+    """Told about one date, then reassessed: nothing before the new date, and nothing at
+    all once the case is closed (each part of the sweep's condition holds together)."""
+    team(db_app)
+    _, kept = report(db_app)
+    _, closed = report(db_app)
+    for reference in (kept, closed):
+        assess(db_app, reference, date(2026, 12, 4))
+    clock.now = datetime(2026, 12, 7, 9, 0)
+    assert run_jobs(db_app)["risk_reviews"] == 2
+    for reference in (kept, closed):
+        assess(db_app, reference, date(2027, 1, 15))
+    post_form(signed_in(db_app, "nia@landlord.example"), closed, "close",
+              outcome="resolved", victim_view="satisfied")
+    clock.now = datetime(2026, 12, 20, 9, 0)
+    assert run_jobs(db_app)["risk_reviews"] == 0  # the new date is still ahead
+    clock.now = datetime(2027, 1, 16, 9, 0)
+    assert run_jobs(db_app)["risk_reviews"] == 1
+    assert run_jobs(db_app)["risk_reviews"] == 0
+    dates = sorted(key.split(":")[3] for _, key in review_alerts(db_app))
+    assert dates == ["2026-12-04", "2026-12-04", "2027-01-15"]
+
+
+def test_the_sweep_reads_only_the_reviews_not_yet_alerted(db_app, clock):
+    """Reviews alerted for their date stay overdue until reassessed, possibly for months:
+    the sweep (every minute) searches a partial index that leaves them out, not every
+    open case with a review past its date."""
     team(db_app)
     _, reference = report(db_app)
     assess(db_app, reference, date(2026, 12, 4))
     clock.now = datetime(2026, 12, 7, 9, 0)
     statement, parameters = statement_of(db_app, "risk_review_alerted_for IS NULL",
                                          lambda: run_jobs(db_app))
+    # Beside it, 5,000 cases (on PostgreSQL) already told about the same overdue date.
     plan = query_plan(db_app, statement, parameters, like=reference,
-                      risk_review_due=date(2027, 3, 1))
-    assert "ix_cases_status_risk_review" in plan, plan
+                      risk_review_alerted_for=date(2026, 12, 4))
+    assert "ix_cases_risk_review_pending" in plan, plan
+    assert "SCAN" not in plan and "Seq Scan" not in plan, plan
+    with services(db_app).db.connect() as connection:
+        if services(db_app).db.dialect.name == "sqlite":
+            sql = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'ix_cases_risk_review_pending'"
+            ).scalar()
+        else:
+            sql = connection.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = "
+                "'ix_cases_risk_review_pending'").scalar()
+    assert sql is not None and "WHERE" in sql and "risk_review_alerted_for" in sql, sql

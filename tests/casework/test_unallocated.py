@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from sqlalchemy import text
 
+import intake.casework
+from intake.cases import get_case
+from intake.casework import ALLOCATE_PER_RUN, find_officer, reallocate
+from intake.db import transaction
 from tests.casework.helpers import (
     alerts,
     case_json,
@@ -134,3 +139,84 @@ def test_the_waiting_cases_are_found_on_an_index(db_app, clock):
     plan = query_plan(db_app, statement, parameters, like=reference, officer_id=busy)
     # Either index on the officer: both lead with it (PostgreSQL picks by statistics).
     assert "ix_cases_officer_status" in plan or "ix_cases_officer_id" in plan, plan
+
+
+def test_a_case_a_manager_is_reallocating_is_left_to_them(db_app, clock):
+    """The jobs lock the waiting cases they read and skip one a manager holds: the
+    manager's choice stands and only their officer is told "New case". (PostgreSQL: on
+    SQLite the writers take the database's one write lock in turn.)"""
+    the = services(db_app)
+    if the.db.dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no interleaving")
+    _, held = report(db_app)  # nobody active: both wait
+    _, other = report(db_app)
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Ola Other", "ola@landlord.example", areas=["Sinfin"])
+    officer(db_app, "Max Manager", "max@landlord.example", role="manager")
+    with transaction(the.sessions) as dashboard:  # the manager's POST, not yet committed
+        case = get_case(dashboard, held)
+        manager = find_officer(dashboard, "max@landlord.example")
+        ola = find_officer(dashboard, "ola@landlord.example")
+        assert case is not None and manager is not None and ola is not None
+        reallocate(the.casework, dashboard, case, ola, manager, "The reporter asked for Ola",
+                   clock())
+        dashboard.flush()
+        with transaction(the.sessions) as jobs:
+            # Waiting on the manager's row would hang this one thread: fail instead.
+            jobs.execute(text("SET LOCAL lock_timeout = '5s'"))
+            assert the.casework.allocate_waiting(jobs, clock()) == 1  # the other one
+    assert officer_of(db_app, held) == "ola@landlord.example"
+    assert officer_of(db_app, other) == "nia@landlord.example"
+    assert keyed(db_app, f"new:{case_id(db_app, held)}:") == ["ola@landlord.example"]
+    # The next run finds nothing waiting: the manager's choice is not overwritten.
+    assert run_jobs(db_app)["allocated"] == 0
+    assert officer_of(db_app, held) == "ola@landlord.example"
+
+
+def test_a_case_closed_or_allocated_before_the_run_is_left_alone(db_app, clock):
+    _, closed = report(db_app)
+    _, taken = report(db_app)
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Max Manager", "max@landlord.example", role="manager")
+    the = services(db_app)
+    with transaction(the.sessions) as session:
+        closed_case, taken_case = get_case(session, closed), get_case(session, taken)
+        manager = find_officer(session, "max@landlord.example")
+        assert closed_case is not None and taken_case is not None and manager is not None
+        closed_case.status = "closed"
+        reallocate(the.casework, session, taken_case, manager, manager, "Mine", clock())
+    assert run_jobs(db_app)["allocated"] == 0
+    assert officer_of(db_app, closed) is None
+    assert officer_of(db_app, taken) == "max@landlord.example"
+    assert keyed(db_app, "unallocated") == []
+
+
+def test_a_run_allocates_a_bounded_number(db_app, clock, monkeypatch):
+    """A first run after an upgrade (or a long outage) takes a batch, not thousands at
+    once under the write lock; the next runs go on, urgent first, oldest first."""
+    monkeypatch.setattr(intake.casework, "ALLOCATE_PER_RUN", 2)
+    references = [report(db_app)[1] for _ in range(2)]
+    clock.advance(minutes=1)
+    references.insert(0, urgent_report(db_app))
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Dee Duty", "dee@landlord.example", duty=True)
+    assert run_jobs(db_app)["allocated"] == 2
+    assert [officer_of(db_app, one) is not None for one in references] == [True, True, False]
+    assert run_jobs(db_app)["allocated"] == 1
+    assert run_jobs(db_app)["allocated"] == 0
+    assert ALLOCATE_PER_RUN == 200  # the shipped batch
+
+
+def test_a_case_from_before_the_unallocated_event_is_allocated_without_news(db_app, clock):
+    """Open cases from before migration 0003 may have no officer and no 'unallocated'
+    event: they are allocated, but the managers are not told they waited."""
+    _, reference = report(db_app)
+    with services(db_app).sessions() as session:
+        session.execute(text("DELETE FROM case_events WHERE kind = 'unallocated'"))
+        session.commit()
+    officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
+    officer(db_app, "Max Manager", "max@landlord.example", role="manager")
+    assert run_jobs(db_app)["allocated"] == 1
+    assert officer_of(db_app, reference) == "nia@landlord.example"
+    assert keyed(db_app, "new") == ["nia@landlord.example"]
+    assert keyed(db_app, "unallocated") == []

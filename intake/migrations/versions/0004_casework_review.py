@@ -1,5 +1,7 @@
-"""casework review: reallocation reasons encrypted; the mobile a named reporter gave for
-texts, as a keyed hash, so their texts reach the case; risk reviews past their date
+"""casework review: reallocation reasons encrypted; a column for the keyed hash of the
+mobile a named reporter gave for texts (set once the service has texted them an update
+there, never from what they typed alone: no backfill); risk reviews past their date, on a
+partial index of the reviews not yet alerted
 
 Revision ID: 0004
 Revises: 0003
@@ -13,9 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from intake.cases import uk_mobile
-from intake.crypto import open_sealed, seal
-from intake.outbox import identity_hash
+# Only the stable primitive: app modules move, a migration must run the same for ever.
+from intake.crypto import seal
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -25,11 +26,9 @@ depends_on: str | Sequence[str] | None = None
 #: How reallocations stored the manager's reason before: in clear, in the event's data.
 _OLD_PREFIX = "reallocated: "
 
-_cases = sa.table("cases", sa.column("id", sa.Integer()), sa.column("status", sa.String()),
-                  sa.column("anonymous", sa.Boolean()),
-                  sa.column("contact_method", sa.String()),
-                  sa.column("contact_details", sa.Text()),
-                  sa.column("contact_identity_hash", sa.String()))
+#: The reviews not yet alerted for their date (an assessment clears the marker); the jobs'
+#: query repeats it (intake.models.RISK_REVIEW_PENDING), so both databases use the index.
+_RISK_REVIEW_PENDING = "risk_review_alerted_for IS NULL"
 _events = sa.table("case_events", sa.column("id", sa.Integer()), sa.column("kind", sa.String()),
                    sa.column("text", sa.Text()), sa.column("data", sa.JSON()))
 
@@ -40,23 +39,10 @@ def upgrade() -> None:
                                      nullable=True))
     op.create_index("ix_cases_contact_identity_hash", "cases", ["contact_identity_hash"])
     op.add_column("cases", sa.Column("risk_review_alerted_for", sa.Date(), nullable=True))
-    op.create_index("ix_cases_status_risk_review", "cases", ["status", "risk_review_due"])
+    op.create_index("ix_cases_risk_review_pending", "cases", ["status", "risk_review_due"],
+                    sqlite_where=sa.text(_RISK_REVIEW_PENDING),
+                    postgresql_where=sa.text(_RISK_REVIEW_PENDING))
     _seal_reallocation_reasons()
-    _keep_texting_identities()
-
-
-def _keep_texting_identities() -> None:
-    """Open named cases whose reporter gave a UK mobile for texts: keep its keyed hash
-    (as new cases do on submit), so a text from it reaches the case."""
-    connection = op.get_bind()
-    rows = connection.execute(sa.select(_cases.c.id, _cases.c.contact_details).where(
-        _cases.c.status == "open", _cases.c.anonymous.is_(False),
-        _cases.c.contact_method == "text", _cases.c.contact_details.is_not(None))).all()
-    for case_id, sealed in rows:
-        number = uk_mobile(open_sealed(sealed))
-        if number:
-            connection.execute(_cases.update().where(_cases.c.id == case_id).values(
-                contact_identity_hash=identity_hash("sms", number)))
 
 
 def _seal_reallocation_reasons() -> None:
@@ -77,7 +63,7 @@ def _seal_reallocation_reasons() -> None:
 
 def downgrade() -> None:
     # The reasons stay encrypted in the events' text, where the older code shows them too.
-    op.drop_index("ix_cases_status_risk_review", table_name="cases")
+    op.drop_index("ix_cases_risk_review_pending", table_name="cases")
     op.drop_index("ix_cases_contact_identity_hash", table_name="cases")
     # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), not a batch copy of the table: on SQLite
     # with foreign keys on, dropping the old copy would delete every case's timeline.

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from intake.followup import LIMIT
+# Only the stable primitive: app modules move, a migration must run the same for ever.
+from intake.crypto import keyed_hash
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -24,6 +25,12 @@ depends_on: str | Sequence[str] | None = None
 _cases = sa.table("cases", sa.column("reference", sa.String()),
                   sa.column("followup_failures", sa.Integer()),
                   sa.column("followup_locked_until", sa.DateTime()))
+
+
+def _followup_key(reference: str) -> str:
+    """The attempts row's key for a follow-up reference, as ``intake.guard.Limit.key``
+    makes it for the "followup" limit (the format is fixed by the rows it keys)."""
+    return keyed_hash(f"attempts\x00followup\x00{reference}")
 
 
 def upgrade() -> None:
@@ -53,7 +60,7 @@ def _carry_over_followup_locks(attempts: sa.Table) -> None:
     for reference, failures, locked_until in rows:
         locked = locked_until is not None and locked_until > now
         connection.execute(attempts.insert().values(
-            key_hash=LIMIT.key(reference), failures=0 if locked else failures or 0,
+            key_hash=_followup_key(reference), failures=0 if locked else failures or 0,
             window_start=now, locked_until=locked_until if locked else None))
 
 
