@@ -141,13 +141,14 @@ def test_the_waiting_cases_are_found_on_an_index(db_app, clock):
     assert "ix_cases_officer_status" in plan or "ix_cases_officer_id" in plan, plan
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_a_case_a_manager_is_reallocating_is_left_to_them(db_app, clock):
     """The jobs lock the waiting cases they read and skip one a manager holds: the
-    manager's choice stands and only their officer is told "New case". (PostgreSQL: on
-    SQLite the writers take the database's one write lock in turn.)"""
+    manager's choice stands and only their officer is told "New case". (PostgreSQL only:
+    on SQLite the writers take the database's one write lock in turn, so the two cannot
+    interleave.)"""
     the = services(db_app)
-    if the.db.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no interleaving")
+    assert the.db.dialect.name == "postgresql"
     _, held = report(db_app)  # nobody active: both wait
     _, other = report(db_app)
     officer(db_app, "Nia Normanton", "nia@landlord.example", areas=["Normanton"])
