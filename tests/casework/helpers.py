@@ -16,6 +16,7 @@ from intake.casework import add_officer
 from intake.db import transaction
 from intake.flow import REVIEW_STEP
 from intake.models import Case, Conversation, Officer, OutboxMessage
+from tests.intake.test_engine import NAMED
 from web.extensions import services
 
 PASSWORD = "correct horse battery staple"
@@ -23,33 +24,7 @@ PASSWORD = "correct horse battery staple"
 #: A named victim's report, as they would type it (the engine's own test script), in an
 #: area given by name. Every special-category and personal detail is here so that a test
 #: can check none of it reaches an officer's alert.
-SCRIPT: dict[str, str] = {
-    "safety": "no",
-    "role": "It happened to me",
-    "anonymous": "1",
-    "name": "Sam Example",
-    "description": "Two men shouted abuse about my religion and kicked my door.",
-    "behaviours": "verbal_abuse, property_damage",
-    "characteristics": "religion",
-    "when": "yesterday",
-    "where_type": "home",
-    "place": "12 Example Street, Normanton",
-    "area": "Normanton",
-    "repeated": "yes",
-    "perpetrator": "known resident",
-    "injuries": "no",
-    "vulnerable": "no",
-    "police": "reported",
-    "crime_reference": "CR/123/26",
-    "stop_hate": "yes",
-    "support": "1 2",
-    "platform": "An app",
-    "outcome": "I want it to stop.",
-    "contact_method": "phone",
-    "contact_details": "07700 900123",
-    "contact_times": "weekdays after 6pm",
-    "leave_messages": "no",
-}
+SCRIPT: dict[str, str] = {**NAMED, "area": "Normanton"}
 
 MULTI_STEPS = ("behaviours", "characteristics", "perpetrator", "support")
 
