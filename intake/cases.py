@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from intake.languages import DEFAULT_LANGUAGE, get_language
 from intake.models import Case
+from intake.stats import mark_repeats
 
 #: Behaviours that suggest a criminal offence; the officer confirms the classification.
 CRIME_BEHAVIOURS = frozenset({"threats", "harassment", "assault", "property_damage"})
@@ -162,6 +163,7 @@ def create_case(
     if anonymous:
         code = new_followup_code()
         case.followup_code_hash = hash_followup_code(code)
+    mark_repeats(session, case)
     session.add(case)
     session.flush()
     return case, code

@@ -567,6 +567,9 @@ def record_action(session: Session, case: Case, officer: Officer, kind: str,
         method = _choice(fields.get("method"), CONTACT_METHODS, "how you made contact")
         if not note:
             raise ActionError("say what was discussed")
+        if case.first_contact_at is None:
+            case.first_contact_at = now
+        case.last_contact_at = now
         return add_event(session, case, "contact", now, officer=officer, text=note,
                          method=method)
     if kind == "support":
@@ -619,6 +622,7 @@ def close_case(session: Session, case: Case, officer: Officer, outcome: str,
     _choice(victim_view, VICTIM_VIEWS, "the victim's view of the outcome")
     case.status = "closed"
     case.closed_at = now
+    case.outcome = outcome
     case.next_update_due_at = None
     return add_event(session, case, "closed", now, officer=officer,
                      text=(note or "").strip()[:4000] or None, outcome=outcome,

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -163,6 +164,25 @@ class Case(Base):
     #: The review date the officer was told had passed (so a sweep skips them after);
     #: cleared by the next assessment, which sets a new date.
     risk_review_alerted_for: Mapped[date | None] = mapped_column(Date)
+    #: For monitoring (``intake.stats``): the first and latest contact an officer recorded
+    #: with the reporter, the outcome it closed with, and the fortnightly updates that
+    #: reached the reporter on time or late.
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_contact_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    updates_on_time: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    updates_late: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    #: Keyed hashes of the normalised place and of the victim (a named victim's contact
+    #: details or channel identity), to count repeat locations and repeat victims without
+    #: reading the encrypted values; and how many earlier cases had the same hash when
+    #: this one came in.
+    place_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    victim_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    place_seen: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    victim_seen: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    #: What the monitoring summary counts for this case now (``intake.stats.facts``), so a
+    #: change moves its counts: encrypted, since it holds the characteristics.
+    counted: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
 
     officer: Mapped[Officer | None] = relationship(lazy="selectin")
     events: Mapped[list[CaseEvent]] = relationship(
@@ -306,3 +326,20 @@ class Attempt(Base):
     #: When the current window of failures began (rows long past it are deleted).
     window_start: Mapped[datetime] = mapped_column(DateTime, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class StatsCount(Base):
+    """The monitoring summary: how many cases reported in a month, in an area, have a
+    value of a dimension (a characteristic, a behaviour, a channel, an outcome...), or
+    the sum of a measure. Kept in the transaction that changes a case (``intake.stats``),
+    so the trends and the published figures never read the cases themselves."""
+
+    __tablename__ = "stats_counts"
+
+    #: The London month the case was reported in, ``YYYY-MM``.
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    #: The case's area, or "" when it has none.
+    area: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)

@@ -37,6 +37,7 @@ from intake.i18n import N_, gettext
 from intake.models import Case, CaseEvent, Officer
 from intake.outbox import Batch, enqueue, identity_hash
 from intake.quiet import quiet
+from intake.stats import ON_TIME_GRACE
 
 PERIOD = UPDATE_PERIOD
 REMIND_BEFORE = timedelta(days=2)
@@ -234,6 +235,19 @@ def _sweep_one(session: Session, case: Case, now: datetime, casework: Casework,
         add_event(session, case, "update_due_officer", now, reason=way.why_not,
                   due=due.isoformat(), flush=False)
         report.officer_to_contact += 1
+    if not case.anonymous:
+        # For monitoring: did this fortnight's update reach them in time? Texted or sent
+        # by the service within a day of the due time, or, where the officer has to
+        # make contact, contact recorded in the fortnight up to it.
+        if way.channel is not None and way.address is not None:
+            on_time = now <= due + ON_TIME_GRACE
+        else:
+            on_time = (case.last_contact_at is not None
+                       and due - PERIOD <= case.last_contact_at <= due + ON_TIME_GRACE)
+        if on_time:
+            case.updates_on_time = (case.updates_on_time or 0) + 1
+        else:
+            case.updates_late = (case.updates_late or 0) + 1
     case.update_reminded_for = due
     case.last_update_at = now
     case.next_update_due_at = now + PERIOD

@@ -98,7 +98,7 @@ def db(db_url: str, data_key: str) -> Iterator[SAEngine]:
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
             connection.execute(text(
-                "TRUNCATE conversations, cases, attempts RESTART IDENTITY CASCADE"))
+                "TRUNCATE conversations, cases, attempts, stats_counts RESTART IDENTITY CASCADE"))
     yield engine
     engine.dispose()
 

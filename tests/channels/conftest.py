@@ -30,7 +30,7 @@ from web.extensions import services
 #: Every table a turn, casework or the outbox writes; emptied between tests on the shared
 #: PostgreSQL database (TRUNCATE ... CASCADE: the order does not matter).
 TABLES = ("audit_log", "case_events", "conversations", "cases", "officers",
-          "inbound_messages", "outbox", "opt_outs", "attempts")
+          "inbound_messages", "outbox", "opt_outs", "attempts", "stats_counts")
 
 
 
