@@ -1,0 +1,111 @@
+"""Reading the monitoring summary (``stats_counts``, kept by :mod:`intake.stats`).
+
+Every read is one grouped query over the summary's primary key (month first), so it
+costs the number of months, areas and values asked for, never the number of cases.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.models import StatsCount
+from intake.stats import month_of
+
+
+def month_range(start: str, end: str) -> list[str]:
+    """Every month from ``start`` to ``end`` (``YYYY-MM``), both included."""
+    year, month = int(start[:4]), int(start[5:7])
+    last = (int(end[:4]), int(end[5:7]))
+    out = []
+    while (year, month) <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def quarter_of(month: str) -> str:
+    """The calendar quarter (``2026-Q3``) a month (``2026-08``) falls in."""
+    return f"{month[:4]}-Q{(int(month[5:7]) - 1) // 3 + 1}"
+
+
+def quarter_months(quarter: str) -> tuple[str, str]:
+    """The first and last month of a quarter like ``2026-Q3``."""
+    year, number = int(quarter[:4]), int(quarter[6:])
+    if quarter[4:6] != "-Q" or not 1 <= number <= 4:
+        raise ValueError(f"not a quarter: {quarter!r}")
+    first = 3 * (number - 1) + 1
+    return f"{year:04d}-{first:02d}", f"{year:04d}-{first + 2:02d}"
+
+
+def last_complete_quarter(now: datetime) -> str:
+    """The latest quarter that has ended by ``now`` (naive UTC, in London time)."""
+    this = quarter_of(month_of(now))
+    year, number = int(this[:4]), int(this[6:])
+    return f"{year - 1}-Q4" if number == 1 else f"{year}-Q{number - 1}"
+
+
+@dataclass
+class Summary:
+    """What the cases in some months (and an area) count: per dimension and value, in
+    all (``totals``), per month (``months``) and per area (``areas``)."""
+
+    months: list[str]
+    area: str | None
+    totals: Counter[tuple[str, str]] = field(default_factory=Counter)
+    by_month: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
+    by_area: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
+
+    def values(self, dim: str) -> Counter[str]:
+        """The counts of ``dim``'s values, over the whole period."""
+        return Counter({value: n for (d, value), n in self.totals.items()
+                        if d == dim and n})
+
+    def count(self, dim: str, value: str = "") -> int:
+        return self.totals[(dim, value)]
+
+    def per_month(self, dim: str = "total", value: str = "") -> list[tuple[str, int]]:
+        """``dim = value`` month by month, every month of the period (zeros included)."""
+        return [(month, self.by_month.get(month, Counter())[(dim, value)])
+                for month in self.months]
+
+    def per_area(self, dim: str = "total", value: str = "") -> Counter[str]:
+        """``dim = value`` area by area ("" for cases with no area)."""
+        return Counter({area: counts[(dim, value)] for area, counts in self.by_area.items()
+                        if counts[(dim, value)]})
+
+
+def read(session: Session, start: str, end: str, area: str | None = None) -> Summary:
+    """The summary of the cases reported from ``start`` to ``end`` (months, ``YYYY-MM``),
+    in ``area`` or all areas ("" is the cases with no area)."""
+    summary = Summary(months=month_range(start, end), area=area)
+    query = (select(StatsCount.month, StatsCount.area, StatsCount.dim, StatsCount.value,
+                    func.sum(StatsCount.n))
+             .where(StatsCount.month >= start, StatsCount.month <= end)
+             .group_by(StatsCount.month, StatsCount.area, StatsCount.dim, StatsCount.value))
+    if area is not None:
+        query = query.where(StatsCount.area == area)
+    for month, where, dim, value, n in session.execute(query):
+        if not n:
+            continue
+        key = (dim, value)
+        summary.totals[key] += n
+        summary.by_month.setdefault(month, Counter())[key] += n
+        summary.by_area.setdefault(where, Counter())[key] += n
+    return summary
+
+
+def areas_seen(session: Session) -> list[str]:
+    """Every area the summary has counted a case in (not "" for none), sorted."""
+    return sorted(area for area in session.scalars(select(StatsCount.area).distinct())
+                  if area)
+
+
+def first_month(session: Session) -> str | None:
+    """The earliest month with a case counted, if any."""
+    return session.scalar(select(func.min(StatsCount.month)))
+
