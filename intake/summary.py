@@ -81,21 +81,26 @@ class Summary:
 
 def read(session: Session, start: str, end: str, area: str | None = None) -> Summary:
     """The summary of the cases reported from ``start`` to ``end`` (months, ``YYYY-MM``),
-    in ``area`` or all areas ("" is the cases with no area)."""
+    in ``area`` or all areas ("" is the cases with no area).
+
+    Two grouped queries, summed by the database: per month and value, and per area and
+    value. Each reads the summary's rows for the period through its primary key."""
     summary = Summary(months=month_range(start, end), area=area)
-    query = (select(StatsCount.month, StatsCount.area, StatsCount.dim, StatsCount.value,
-                    func.sum(StatsCount.n))
-             .where(StatsCount.month >= start, StatsCount.month <= end)
-             .group_by(StatsCount.month, StatsCount.area, StatsCount.dim, StatsCount.value))
+    total = func.sum(StatsCount.n)
+    where = [StatsCount.month >= start, StatsCount.month <= end]
     if area is not None:
-        query = query.where(StatsCount.area == area)
-    for month, where, dim, value, n in session.execute(query):
-        if not n:
-            continue
-        key = (dim, value)
-        summary.totals[key] += n
-        summary.by_month.setdefault(month, Counter())[key] += n
-        summary.by_area.setdefault(where, Counter())[key] += n
+        where.append(StatsCount.area == area)
+    for month, dim, value, n in session.execute(
+            select(StatsCount.month, StatsCount.dim, StatsCount.value, total).where(*where)
+            .group_by(StatsCount.month, StatsCount.dim, StatsCount.value)):
+        if n:
+            summary.totals[(dim, value)] += n
+            summary.by_month.setdefault(month, Counter())[(dim, value)] += n
+    for place, dim, value, n in session.execute(
+            select(StatsCount.area, StatsCount.dim, StatsCount.value, total).where(*where)
+            .group_by(StatsCount.area, StatsCount.dim, StatsCount.value)):
+        if n:
+            summary.by_area.setdefault(place, Counter())[(dim, value)] += n
     return summary
 
 
