@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, event, func, select
+from sqlalchemy import Connection, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction, lazyload
 
@@ -286,6 +286,9 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
     """Recompute the summary from every case (and, with ``from_timelines``, each case's
     monitoring columns from its timeline, and its repeat hashes). Returns the number of
     cases. Runs in the caller's transaction; ``progress(done, total)`` after each batch."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Reports submitted meanwhile wait at their first count until this commits.
+        session.execute(text("LOCK TABLE stats_counts IN SHARE ROW EXCLUSIVE MODE"))
     total = session.scalar(select(func.count()).select_from(Case)) or 0
     session.execute(delete(StatsCount))
     seen_places: Counter[str] = Counter()
