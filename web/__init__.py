@@ -23,7 +23,7 @@ from intake.engine import Engine, EngineSettings
 from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
 from web import chat, dashboard, followup, sms, telegram
-from web.config import PROVIDER_VARIABLES, DefaultConfig
+from web.config import PROVIDER_VARIABLES, DefaultConfig, tension_settings
 from web.extensions import Services
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 app.config[name] = os.environ[name]
     else:
         app.config.from_mapping(test_config)
+    tension_settings(app.config)  # refuse to start on bad HATEREPORT_TENSION_* values
 
     crypto.configure(
         _secret(app, "DATA_KEY", "DATA_KEY_FILE"), _secret(app, "HASH_KEY", "HASH_KEY_FILE")

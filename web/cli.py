@@ -39,11 +39,13 @@ from intake.languages import LANGUAGES
 from intake.languages import as_json as languages_json
 from intake.models import AuditEntry, Case, Officer, OutboxMessage
 from intake.outbox import is_opted_out
+from intake.tension import check as check_tension
+from intake.tension import current as current_tension
 from intake.updates import due_list
 from intake.updates import run_due as run_updates
 from intake.whenparse import warm_up
 from web import create_app
-from web.config import default_server_threads
+from web.config import default_server_threads, tension_settings
 from web.extensions import services
 from web.telegram import handle_update
 
@@ -79,13 +81,14 @@ REPLIES_KEPT = timedelta(hours=1)
 
 #: What :func:`run_jobs` reports, each a count.
 JOB_COUNTS = ("allocated", "escalated", "expired", "updates_sent", "updates_for_officers",
-              "updates_held_for_morning", "reminders", "risk_reviews")
+              "updates_held_for_morning", "reminders", "risk_reviews", "tension_alerts")
 
 
 def run_jobs(app: Flask) -> dict[str, int]:
     """The background jobs, once: allocate cases left unallocated, escalate
     unacknowledged alerts, queue the fortnightly updates and reminders due, prompt risk
-    reviews gone past their date, delete abandoned conversations, forget old
+    reviews gone past their date, alert managers to areas whose reports rose well above
+    their usual level (docs/tension.md), delete abandoned conversations, forget old
     processed-message records and dead messages' words."""
     the = services(app)
     with only_one(the.db, "hatereport-jobs") as mine:
@@ -106,8 +109,12 @@ def _jobs(app: Flask) -> dict[str, int]:
         updates = run_updates(session, now, the.casework)
     with transaction(the.sessions) as session:
         risk_reviews = the.casework.alert_risk_reviews(session, now)
-    if allocated or escalated or risk_reviews or updates.sent or updates.reminders or (
-            updates.officer_to_contact):
+    # Tension monitoring (docs/tension.md): its own transaction.
+    with transaction(the.sessions) as session:
+        tension_alerts = len(check_tension(session, now, tension_settings(app.config),
+                                           the.casework.settings.public_url))
+    if allocated or escalated or risk_reviews or tension_alerts or updates.sent or (
+            updates.reminders or updates.officer_to_contact):
         the.worker.kick()
     expired = the.intake.expire()
     the.intake.forget_processed(now - PROCESSED_KEPT, now - REPLIES_KEPT)
@@ -115,7 +122,8 @@ def _jobs(app: Flask) -> dict[str, int]:
     return {"allocated": allocated, "escalated": escalated, "expired": expired,
             "updates_sent": updates.sent, "updates_for_officers": updates.officer_to_contact,
             "updates_held_for_morning": updates.held_for_morning,
-            "reminders": updates.reminders, "risk_reviews": risk_reviews}
+            "reminders": updates.reminders, "risk_reviews": risk_reviews,
+            "tension_alerts": tension_alerts}
 
 
 #: What each alert channel needs in the configuration before anything goes out on it.
@@ -440,6 +448,7 @@ def worker(once: bool) -> None:
                    f"updates for officers {done['updates_for_officers']}, held for the "
                    f"morning {done['updates_held_for_morning']}, reminders "
                    f"{done['reminders']}, risk reviews overdue {done['risk_reviews']}, "
+                   f"tension alerts {done['tension_alerts']}, "
                    f"expired {done['expired']}, messages sent {sent}")
         return
     stop = threading.Event()
@@ -591,3 +600,43 @@ def updates_due(as_json: bool) -> None:
         late = " OVERDUE" if row["overdue"] else ""
         how = row["by"] if row["by"] != "officer" else f"officer ({row['why_officer']})"
         click.echo(f"{row['reference']}  due {row['due_at']}{late}  by {how}")
+
+
+# -- tension monitoring (docs/tension.md) -------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one array of areas).")
+def tension(as_json: bool) -> None:
+    """Reports per area now, under the tension monitoring rule (docs/tension.md).
+
+    For each area: the reports in the window (the last HATEREPORT_TENSION_WINDOW_DAYS
+    days), in the baseline (the HATEREPORT_TENSION_BASELINE_DAYS days before it), the
+    reports expected in a window at the baseline's rate (at least
+    HATEREPORT_TENSION_BASELINE_FLOOR), the chance of at least the observed count at
+    that rate (Poisson), and whether the area is elevated: at least
+    HATEREPORT_TENSION_MIN_REPORTS reports and a chance below HATEREPORT_TENSION_P_VALUE.
+    Elevated areas are alerted to managers by the jobs. Counts only: no case is read."""
+    app = _app()
+    the = services(app)
+    settings = tension_settings(app.config)
+    with the.sessions() as session:
+        figures = current_tension(session, the.intake.clock(), settings,
+                                  the.intake.engine.settings.areas)
+    rows = [{"area": row.area, "observed": row.observed, "baseline": row.baseline,
+             "expected": round(row.expected, 3), "p_value": row.p, "elevated": row.elevated}
+            for row in figures]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"window: last {settings.window_days} days; baseline: the "
+               f"{settings.baseline_days} days before; elevated: at least "
+               f"{settings.min_reports} reports and p < {settings.p_value:g}")
+    width = max([len("area"), len("(no area)"), *(len(row.area or "") for row in figures)])
+    click.echo(f"{'area':<{width}}  {'observed':>8}  {'baseline':>8}  {'expected':>8}  "
+               f"{'p-value':>9}  elevated")
+    for row in figures:
+        click.echo(f"{row.area or '(no area)':<{width}}  {row.observed:>8}  "
+                   f"{row.baseline:>8}  {row.expected:>8.2f}  {row.p:>9.3g}  "
+                   f"{'YES' if row.elevated else 'no'}")
+

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine.url import make_url
+
+from intake.tension import TensionSettings
+from intake.tension import problems as tension_problems
 
 #: The working folder of the embedded default: the SQLite database and generated key.
 VAR_DIR = Path("var")
@@ -71,6 +76,18 @@ class DefaultConfig:
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # -- tension monitoring (docs/tension.md) -----------------------------------------------
+    #: Managers are alerted when an area's reports in the last TENSION_WINDOW_DAYS days
+    #: reach at least TENSION_MIN_REPORTS and would have a chance below TENSION_P_VALUE
+    #: at its usual level: a Poisson count with mean the reports of the
+    #: TENSION_BASELINE_DAYS days before the window, scaled to the window, and at least
+    #: TENSION_BASELINE_FLOOR. No new alert for an area for TENSION_COOLDOWN_DAYS days.
+    TENSION_WINDOW_DAYS = 14
+    TENSION_BASELINE_DAYS = 28
+    TENSION_P_VALUE = 0.01
+    TENSION_MIN_REPORTS = 3
+    TENSION_BASELINE_FLOOR = 0.5
+    TENSION_COOLDOWN_DAYS = 7
 
 
 def default_server_threads(database_url: str) -> int:
@@ -92,3 +109,51 @@ PROVIDER_VARIABLES = (
     "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE_URL",
     "SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_FROM", "SMTP_STARTTLS",
 )
+
+
+#: The tension monitoring settings and the configuration keys they are read from.
+TENSION_KEYS = {
+    "window_days": "TENSION_WINDOW_DAYS",
+    "baseline_days": "TENSION_BASELINE_DAYS",
+    "p_value": "TENSION_P_VALUE",
+    "min_reports": "TENSION_MIN_REPORTS",
+    "baseline_floor": "TENSION_BASELINE_FLOOR",
+    "cooldown_days": "TENSION_COOLDOWN_DAYS",
+}
+_WHOLE = ("window_days", "baseline_days", "min_reports", "cooldown_days")
+
+
+def _number(value: Any, whole: bool) -> int | float | None:
+    """``value`` (from the environment: a number, or text) as a number; None if not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number: int | float = value
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            return None
+    if whole:
+        return int(number) if float(number).is_integer() else None
+    return float(number)
+
+
+def tension_settings(config: Mapping[str, Any]) -> TensionSettings:
+    """The tension monitoring settings from ``config`` (the app's configuration).
+
+    Raises ValueError naming each bad ``HATEREPORT_TENSION_*`` value and why: the app
+    refuses to start with one (``create_app`` calls this)."""
+    values: dict[str, Any] = {}
+    wrong: dict[str, str] = {}
+    for field, key in TENSION_KEYS.items():
+        raw = config.get(key, getattr(DefaultConfig, key))
+        values[field] = _number(raw, field in _WHOLE)
+        if values[field] is None:
+            kind = "a whole number" if field in _WHOLE else "a number"
+            wrong[field] = f"must be {kind}, not {raw!r}"
+    wrong = wrong or tension_problems(values)
+    if wrong:
+        raise ValueError("bad tension monitoring settings: " + "; ".join(
+            f"HATEREPORT_{TENSION_KEYS[field]} {why}" for field, why in wrong.items()))
+    return TensionSettings(**values)
