@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -155,6 +156,19 @@ def warn_unconfigured_alerts(app: Flask) -> list[str]:
     return missing
 
 
+def warn_uncounted_cases(app: Flask) -> int:
+    """Log one warning when cases from before the monitoring summary are not counted
+    in it (the trends and published figures would leave them out)."""
+    from intake import stats as monitoring
+
+    with services(app).sessions() as session:
+        uncounted = monitoring.unbuilt(session)
+    if uncounted:
+        log.warning("%d cases are not in the monitoring summary yet: run "
+                    "`hatereport stats rebuild` once", uncounted)
+    return uncounted
+
+
 def _jobs_loop(app: Flask, stop: threading.Event) -> None:
     interval = min(float(app.config["EXPIRY_INTERVAL_SECONDS"]),
                    float(app.config["JOBS_INTERVAL_SECONDS"]))
@@ -185,6 +199,7 @@ def serve(host: str, port: int, threads: int | None) -> None:
     warm_up([language.code for language in LANGUAGES])
     detect_warm_up([language.code for language in LANGUAGES])
     warn_unconfigured_alerts(app)
+    warn_uncounted_cases(app)
     stop = threading.Event()
     worker = threading.Thread(target=_jobs_loop, args=(app, stop), name="jobs", daemon=True)
     worker.start()
@@ -640,3 +655,48 @@ def tension(as_json: bool) -> None:
                    f"{row.baseline:>8}  {row.expected:>8.2f}  {row.p:>9.3g}  "
                    f"{'YES' if row.elevated else 'no'}")
 
+
+@main.group()
+def stats() -> None:
+    """The monitoring summary behind the trends page and the published figures."""
+
+
+@stats.command("rebuild")
+def stats_rebuild() -> None:
+    """Recompute the summary from every case and its timeline (first contact, outcome,
+    updates on time, repeat places and victims), in one transaction. Run it once after
+    upgrading from a version without the summary, or after changing cases outside the
+    service; stop the service first on PostgreSQL."""
+    from intake import stats as monitoring
+
+    app = _app()
+    the = services(app)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\r{done:,} of {total:,} cases", nl=False, err=True)
+
+    with transaction(the.sessions) as session:
+        counted = monitoring.rebuild(session, progress)
+    click.echo("", err=True)
+    click.echo(f"counted {counted:,} cases in {time.monotonic() - started:.1f} s")
+
+
+@stats.command("check")
+def stats_check() -> None:
+    """Compare the summary with what the cases count now; exit 1 listing the cells that
+    differ (run `hatereport stats rebuild` to correct them)."""
+    from intake import stats as monitoring
+
+    app = _app()
+    with services(app).sessions() as session:
+        unbuilt = monitoring.unbuilt(session)
+        differences = monitoring.check(session)
+    if unbuilt:
+        click.echo(f"{unbuilt:,} cases are not counted yet")
+    for (month, area, dim, value), n in sorted(differences.items()):
+        click.echo(f"{month} {area or '(no area)'} {dim}={value}: the summary is "
+                   f"{'short of' if n > 0 else 'over by'} {abs(n)}")
+    if differences or unbuilt:
+        raise SystemExit(1)
+    click.echo("the summary agrees with the cases")
