@@ -22,7 +22,7 @@ from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
 from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
-from web import chat, dashboard, followup, sms, telegram
+from web import chat, dashboard, followup, sms, telegram, trends
 from web.config import PROVIDER_VARIABLES, DefaultConfig, tension_settings
 from web.extensions import Services
 
@@ -114,6 +114,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sms.bp)
     app.register_blueprint(telegram.bp)
     dashboard.init_app(app)
+    app.register_blueprint(trends.bp)
     followup.init_app(app)
     # Every form is CSRF-protected; the chat's JSON API, the follow-up form (no cookies:
     # the reference and code are its credentials) and the signed provider webhooks are
@@ -149,7 +150,7 @@ def _security_headers(response: Response) -> Response:
     # The dashboard's forms need a same-origin Referer (Flask-WTF checks it over HTTPS);
     # nothing is ever sent to another site.
     response.headers["Referrer-Policy"] = (
-        "same-origin" if request.blueprint == "dashboard" else "no-referrer")
+        "same-origin" if request.blueprint in ("dashboard", "trends") else "no-referrer")
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
         response.headers["Cache-Control"] = "no-store"
