@@ -8,7 +8,7 @@ LOCALES_DIR := translations
 BABEL_KEYWORDS := --no-default-keywords -k _ -k N_ -k gettext:2 -k ngettext:2,3
 TEST_POSTGRES ?= $(or $(HATEREPORT_TEST_POSTGRES),postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test bench install install-test browser postgres extract update-catalogs \
+.PHONY: run test bench install install-test browser fonts postgres extract update-catalogs \
         compile-catalogs check-catalogs clean
 
 $(BIN)/python:
@@ -23,9 +23,9 @@ $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed compile-catalogs
+install: $(VENV)/.installed compile-catalogs fonts
 
-install-test: $(VENV)/.installed-test compile-catalogs browser postgres
+install-test: $(VENV)/.installed-test compile-catalogs fonts browser postgres
 
 ## The PostgreSQL server the database tests also run on (127.0.0.1:5432, trust auth for
 ## postgres, as on this project's machines): started if it is installed but stopped.
@@ -37,6 +37,22 @@ postgres:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
 	  fi; \
 	  $$SUDO pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start || true; \
+	fi
+
+## Fonts for the printable figures (PDF): Noto for Gurmukhi, Arabic script and Ethiopic,
+## and the Pango libraries WeasyPrint draws text with (Debian's packages).
+fonts:
+	@if ! fc-list 2>/dev/null | grep -q 'Noto Sans Gurmukhi' \
+	    || ! fc-list 2>/dev/null | grep -q 'Noto Naskh Arabic' \
+	    || ! fc-list 2>/dev/null | grep -q 'Noto Sans Ethiopic'; then \
+	  echo "installing Debian's fonts-noto-core"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fontconfig fonts-noto-core >/dev/null; \
+	fi
+	@if ! { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libpangoft2-1.0.so.0'; then \
+	  echo "installing Pango for WeasyPrint"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; \
 	fi
 
 ## Debian's Chromium for the browser tests (never a downloaded browser).

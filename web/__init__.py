@@ -22,7 +22,7 @@ from intake.db import make_engine, make_sessionmaker, migrate
 from intake.engine import Engine, EngineSettings
 from intake.outbox import Outbox, OutboxWorker
 from intake.service import IntakeService
-from web import chat, dashboard, followup, sms, telegram, trends
+from web import chat, dashboard, figures, followup, sms, telegram, trends
 from web.config import PROVIDER_VARIABLES, DefaultConfig, tension_settings
 from web.extensions import Services
 
@@ -116,6 +116,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     dashboard.init_app(app)
     app.register_blueprint(trends.bp)
     followup.init_app(app)
+    app.register_blueprint(figures.bp)
     # Every form is CSRF-protected; the chat's JSON API, the follow-up form (no cookies:
     # the reference and code are its credentials) and the signed provider webhooks are
     # exempt.
@@ -153,5 +154,6 @@ def _security_headers(response: Response) -> Response:
         "same-origin" if request.blueprint in ("dashboard", "trends") else "no-referrer")
     response.headers["X-Frame-Options"] = "DENY"
     if not request.path.startswith("/static/"):
-        response.headers["Cache-Control"] = "no-store"
+        # Only the public figures say otherwise: aggregate, protected, the same for all.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
