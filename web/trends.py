@@ -9,8 +9,8 @@ a table beside it; ``/dashboard/trends.csv`` gives every number of the page's ta
 
 The page reads the summary (:mod:`intake.summary`: one read for the period, whatever the
 number of cases), the areas it has counted, and the tension figures (one grouped query
-over the last weeks' cases, the only read of the cases table: to come). Managers only;
-every view and download is written to the audit log with its filter.
+over the last weeks' cases, the only read of the cases table). Managers only; every view
+and download is written to the audit log with its filter.
 """
 
 from __future__ import annotations
@@ -24,17 +24,29 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from intake import summary as summaries
 from intake.casework import OUTCOMES
 from intake.flow import BEHAVIOURS, CHARACTERISTICS
 from intake.languages import get_language, is_shipped
 from intake.stats import month_of
+from intake.tension import AreaAssessment, TensionSettings
+from intake.tension import current as current_tension
 from web.charts import bar_chart, column_chart, stacked_column_chart
+from web.config import tension_settings
 from web.dashboard import _audit, login_manager
 from web.extensions import services
 
@@ -331,8 +343,9 @@ def area_label(area: str) -> str:
     return area or "No area recorded"
 
 
-def build(read: summaries.Summary, filt: Filter, *,
-          configured_areas: Sequence[str]) -> list[Section]:
+def build(read: summaries.Summary, filt: Filter, *, configured_areas: Sequence[str],
+          tension: Sequence[AreaAssessment] | None,
+          settings: TensionSettings | None) -> list[Section]:
     """The page's sections for a summary read for ``filt``."""
     total = read.count("total")
     months = read.months
@@ -354,9 +367,7 @@ def build(read: summaries.Summary, filt: Filter, *,
         _updates(read),
         _repeats(read),
     ]
-    # HOOK (tension monitoring): intake.tension is being written; when it lands, a
-    # "Tension monitoring" section goes here (each area's reports in the last 14 days,
-    # the number expected, elevated or not), from intake.tension.current.
+    sections.append(_tension(filt, tension, settings))
     return sections
 
 
@@ -564,6 +575,32 @@ def _repeats(read: summaries.Summary) -> Section:
     return section
 
 
+def _tension(filt: Filter, tension: Sequence[AreaAssessment] | None,
+             settings: TensionSettings | None) -> Section:
+    section = Section("tension", "Tension monitoring")
+    if tension is None or settings is None:
+        section.notes.append("Tension monitoring is not available.")
+        return section
+    days = settings.window_days
+    section.notes.append(
+        f"Now, whatever the period chosen: the reports in the last {days} days in each "
+        f"area, against the number expected at its usual level (the {settings.baseline_days}"
+        f" days before). An area is elevated, and managers are alerted, when at least "
+        f"{settings.min_reports} reports would be this unlikely (p < {settings.p_value:g}) "
+        "at its usual level. Cases with no area are counted but never alerted on.")
+    rows = [row for row in tension
+            if filt.area is None or (row.area or "") == filt.area]
+    table = Table("table-tension", "tension", f"Reports in the last {days} days by area",
+                  "Area", [Column("observed", f"Reports in the last {days} days"),
+                           Column("expected", "Expected", "decimal"),
+                           Column("elevated", "Elevated", "yesno")],
+                  rows_are="area", period=f"last-{days}-days")
+    table.rows = [Row(row.area or "", area_label(row.area or ""),
+                      (row.observed, row.expected, int(row.elevated))) for row in rows]
+    section.tables.append(table)
+    return section
+
+
 # -- the CSV -----------------------------------------------------------------------------
 
 CSV_HEADER = ("section", "period", "area", "key", "label", "count")
@@ -642,6 +679,7 @@ def _read() -> _Read:
     the = services()
     now: datetime = the.intake.clock()
     configured = _configured_areas()
+    settings = _tension_settings()
     with the.sessions() as db:
         seen = summaries.areas_seen(db)
         areas = sorted(set(configured) | set(seen), key=str.casefold)
@@ -650,8 +688,24 @@ def _read() -> _Read:
         filt, problems = parse_filter(request.args, this_month=month_of(now),
                                       first_month=first, areas=areas)
         read = summaries.read(db, filt.start, filt.end, filt.area)
-    sections = build(read, filt, configured_areas=configured)
+        tension = _tension_figures(db, now, settings, configured)
+    sections = build(read, filt, configured_areas=configured, tension=tension,
+                     settings=settings)
     return _Read(filt, problems, areas, sections, month_of(now))
+
+
+def _tension_settings() -> TensionSettings | None:
+    try:
+        return tension_settings(current_app.config)
+    except ValueError:  # pragma: no cover - create_app refuses to start with bad ones
+        return None
+
+
+def _tension_figures(db: Session, now: datetime, settings: TensionSettings | None,
+                     configured: Sequence[str]) -> list[AreaAssessment] | None:
+    if settings is None:
+        return None
+    return current_tension(db, now, settings, configured)
 
 
 @bp.get("/trends")

@@ -202,6 +202,17 @@ def test_every_chart_is_an_accessible_svg_next_to_its_table(app, cases):
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
 
 
+def test_the_tension_table_shows_each_area_now(app, cases):
+    page = manager(app).get("/dashboard/trends").get_data(as_text=True)
+    tension = table(page, "table-tension")
+    assert tension["Sinfin"] == ["4", "0.5", "Yes"]
+    assert tension["Normanton"] == ["0", "1.0", "No"]
+    assert tension["Darley"] == ["0", "0.5", "No"]
+    # The area filter keeps its row only.
+    page = manager(app).get("/dashboard/trends?area=Sinfin").get_data(as_text=True)
+    assert list(table(page, "table-tension")) == ["Sinfin"]
+
+
 # -- the filters -----------------------------------------------------------------------------
 
 
@@ -356,6 +367,9 @@ def test_the_csv_has_every_number_of_the_page(app, cases):
     assert found[("first_contact_mean", period, "all", "mean_days")] == "1.50"
     assert found[("updates", period, "all", "share_on_time")] == "75.00"
     assert found[("repeats", period, "all", "victim:became_repeat")] == "1"
+    assert found[("tension", "last-14-days", "Sinfin", "observed")] == "4"
+    assert found[("tension", "last-14-days", "Sinfin", "elevated")] == "1"
+    assert found[("tension", "last-14-days", "Sinfin", "expected")] == "0.50"
     # Every number in every table of the page is a row of the CSV.
     page = client.get("/dashboard/trends").get_data(as_text=True)
     cells = len(re.findall(r'<td class="num">', page))
@@ -404,7 +418,7 @@ def test_an_empty_database_draws_empty_charts(app):
 
 
 def test_the_page_reads_the_summary_not_the_cases(app, cases):
-    """The cases table is never read."""
+    """Only the tension figures read the cases table, over their recent weeks."""
     from sqlalchemy import event
 
     statements: list[str] = []
@@ -419,7 +433,8 @@ def test_the_page_reads_the_summary_not_the_cases(app, cases):
         client.get("/dashboard/trends?preset=all_time")
     finally:
         event.remove(db, "before_cursor_execute", seen)
-    assert not [s for s in statements if re.search(r"\bFROM cases\b", s)]
+    on_cases = [s for s in statements if re.search(r"\bFROM cases\b", s)]
+    assert len(on_cases) == 1 and "cases.created_at >=" in on_cases[0]
     assert sum("FROM stats_counts" in s for s in statements) <= 5
 
 
