@@ -254,6 +254,9 @@ def quarter(quarter: str) -> Response:
 
 _pdfs: OrderedDict[bytes, bytes] = OrderedDict()
 _pdfs_lock = threading.Lock()
+#: One PDF drawn at a time: WeasyPrint (Pango, fontconfig) is not promised to be safe
+#: across threads, and a public endpoint should not let requests pile up CPU work.
+_drawing = threading.Lock()
 
 
 class StaticFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint is untyped
@@ -284,6 +287,26 @@ def render_pdf(html: str) -> bytes:
     return document
 
 
+def cached_pdf(html: str) -> bytes:
+    """The PDF of ``html``, drawn once while it stays among the last few asked for."""
+    key = hashlib.sha256(html.encode()).digest()
+    with _pdfs_lock:
+        document = _pdfs.get(key)
+        if document is not None:
+            _pdfs.move_to_end(key)
+            return document
+    with _drawing:
+        with _pdfs_lock:
+            document = _pdfs.get(key)  # drawn by the request this one waited for
+        if document is None:
+            document = render_pdf(html)
+            with _pdfs_lock:
+                _pdfs[key] = document
+                while len(_pdfs) > PDF_CACHE_SIZE:
+                    _pdfs.popitem(last=False)
+    return document
+
+
 @bp.get("/figures/<quarter>.pdf")
 def pdf(quarter: str) -> Response:
     """One published quarter as a printable A4 PDF."""
@@ -294,17 +317,7 @@ def pdf(quarter: str) -> Response:
     figures = _figures(quarter)
     html = _render(language, quarter=quarter, figures=figures, published=published,
                    pdf=True)
-    key = hashlib.sha256(html.encode()).digest()
-    with _pdfs_lock:
-        document = _pdfs.get(key)
-        if document is not None:
-            _pdfs.move_to_end(key)
-    if document is None:
-        document = render_pdf(html)
-        with _pdfs_lock:
-            _pdfs[key] = document
-            while len(_pdfs) > PDF_CACHE_SIZE:
-                _pdfs.popitem(last=False)
+    document = cached_pdf(html)
     response = Response(document, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f"inline; filename=hatereport-figures-{quarter}-{language.code}.pdf")
