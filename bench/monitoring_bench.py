@@ -7,9 +7,9 @@ outcomes, first contact and fortnightly updates drawn at random), with the monit
 summary counted from each case by ``intake.stats.facts`` exactly as the service counts
 it, then times, through the Flask app as a browser would ask:
 
-- ``GET /trends`` for a signed-in manager: the default period (the last 12 months),
+- ``GET /dashboard/trends`` for a signed-in manager: the default period (the last 12 months),
   one area, and all five years;
-- ``GET /trends.csv`` for the last 12 months;
+- ``GET /dashboard/trends.csv`` for the last 12 months;
 - ``GET /figures/<quarter>``, the public quarterly figures, in English and in Arabic;
 
 each a few times, printing the median. Aim (monitoring issue): the trends page and the
@@ -194,8 +194,9 @@ def pages(path: Path, data_key: str, repeat: int) -> dict[str, Any]:
     quarter = "2026-Q3"
     area = DERBY_AREAS[2]
     first = f"{NOW.year - YEARS}-{NOW.month:02d}"
-    urls = ["/trends", f"/trends?area={area}", f"/trends?from={first}&to=2026-11",
-            "/trends.csv", f"/figures/{quarter}", f"/figures/{quarter}?lang=ar"]
+    urls = ["/dashboard/trends", f"/dashboard/trends?area={area}",
+            f"/dashboard/trends?from={first}&to=2026-11",
+            "/dashboard/trends.csv", f"/figures/{quarter}", f"/figures/{quarter}?lang=ar"]
     results = [_median_ms(client, url, repeat) for url in urls]
     return {"pages": results}
 
