@@ -71,7 +71,8 @@ def _case(rng: random.Random, number: int) -> SimpleNamespace:
     contacted = not anonymous and rng.random() < 0.9
     fortnights = min(int(age.days // 14), 8)
     late = sum(rng.random() < 0.08 for _ in range(fortnights)) if not anonymous else 0
-    place_seen = rng.choice((0, 0, 0, 0, 0, 1, 2)) if rng.random() < 0.8 else 0
+    # -1: no place named well enough to compare (online, "outside my house").
+    place_seen = rng.choice((0, 0, 0, 0, 0, 1, 2)) if rng.random() < 0.8 else -1
     return SimpleNamespace(
         reference=f"HR-{number:09d}", created_at=created,
         area=rng.choice(DERBY_AREAS) if rng.random() < 0.95 else None,
@@ -87,8 +88,9 @@ def _case(rng: random.Random, number: int) -> SimpleNamespace:
         first_contact_at=(created + timedelta(hours=rng.expovariate(1 / 30)))
         if contacted else None,
         updates_on_time=0 if anonymous else fortnights - late, updates_late=late,
-        place_hash="p" if place_seen or rng.random() < 0.8 else None, place_seen=place_seen,
-        victim_hash=None if anonymous else "v", victim_seen=rng.choice((0, 0, 0, 1)),
+        place_hash="p" if place_seen >= 0 and not anonymous else None, place_seen=place_seen,
+        victim_hash=None if anonymous else "v",
+        victim_seen=-1 if anonymous else rng.choice((0, 0, 0, 1)),
         repeated=rng.choice(("yes", "no", "not_sure", None)), by_association=False,
     )
 

@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, UOWTransaction, lazyload
+from sqlalchemy.orm.exc import StaleDataError
 
 from intake.crypto import keyed_hash
 from intake.models import Case, CaseEvent, StatsCount
@@ -84,20 +85,35 @@ def normalise_place(text: str) -> str:
     return " ".join(_NOT_WORD.sub(" ", plain).split())
 
 
+#: A UK phone number as people write it: 07700 900123, +44 7700 900123, 0044 (0)7700...
+_PHONE = re.compile(r"(?:(?:\+|\b00)\s*44\s*(?:\(0\)\s*)?|\b0)(\d(?:[\s-]?\d){8,9})\b")
+_EMAIL = re.compile(r"[^\s<>(),;:]+@[^\s<>(),;:]+")
+#: Words that say where without saying which place: a place made only of these ("at
+#: home", "outside my flat") would pool unrelated reports, so it is not compared.
+_VAGUE = frozenset("""a an and at by dont don t i in into it know my near next not of
+on our outside sure the their to unknown we were where home house flat building street
+road estate stairs stairwell door garden car park shop shops bus stop school work""".split())
+
+
 def _contact_key(details: str) -> str:
-    digits = "".join(char for char in details if char.isdigit())
-    if "@" not in details and len(digits) >= 10:
-        # A phone number, written in any way: 07700 900123, +44 7700 900123.
-        return "phone:" + (digits[2:] if digits.startswith("44") else digits.lstrip("0"))
+    """What identifies a victim in the contact details they gave: the email address as
+    written (case aside), else the UK phone number's own digits, else the words."""
+    if (email := _EMAIL.search(details)) is not None:
+        return "email:" + email.group(0).casefold().rstrip(".")
+    if (phone := _PHONE.search(details)) is not None:
+        return "phone:" + "".join(char for char in phone.group(1) if char.isdigit())
     return "text:" + normalise_place(details)
 
 
 def place_hash(case: Case) -> str | None:
-    """The keyed hash of a case's normalised place, if it happened at a physical place."""
+    """The keyed hash of a case's place and area, if it happened at a physical place
+    named well enough to tell apart ("12 Oak Street", not "outside my house")."""
     if case.where_type not in PHYSICAL_PLACES or not case.place:
         return None
     normal = normalise_place(case.place)
-    return keyed_hash(f"stats\x00place\x00{normal}") if normal else None
+    if len(normal) < 4 or set(normal.split()) <= _VAGUE:
+        return None
+    return keyed_hash(f"stats\x00place\x00{case.area or ''}\x00{normal}")
 
 
 def victim_hash(case: Case) -> str | None:
@@ -112,17 +128,23 @@ def victim_hash(case: Case) -> str | None:
     return None
 
 
+def _earlier(session: Session, column: Any, value: str) -> int:
+    """How many cases have ``value`` in ``column``: 0, 1, or 2 for two or more."""
+    return session.scalar(select(func.count()).select_from(
+        select(Case.id).where(column == value).limit(2).subquery())) or 0
+
+
 def mark_repeats(session: Session, case: Case) -> None:
-    """Set a new case's place and victim hashes, and how many earlier cases share each."""
-    case.place_hash, case.victim_hash = place_hash(case), victim_hash(case)
-    case.place_seen = case.victim_seen = 0
+    """Set how many earlier cases were at a new case's place, and from its victim (-1:
+    not known), and keep the hashes that later cases are compared with. An anonymous
+    case keeps no hash: nothing may link it to the reporter's other cases."""
+    place, victim = place_hash(case), victim_hash(case)
     with session.no_autoflush:
-        if case.place_hash is not None:
-            case.place_seen = session.scalar(select(func.count()).select_from(Case).where(
-                Case.place_hash == case.place_hash)) or 0
-        if case.victim_hash is not None:
-            case.victim_seen = session.scalar(select(func.count()).select_from(Case).where(
-                Case.victim_hash == case.victim_hash)) or 0
+        case.place_seen = -1 if place is None else _earlier(session, Case.place_hash, place)
+        case.victim_seen = (-1 if victim is None
+                            else _earlier(session, Case.victim_hash, victim))
+    case.place_hash = None if case.anonymous else place
+    case.victim_hash = victim
 
 
 # -- what a case counts ----------------------------------------------------------------
@@ -144,8 +166,8 @@ def _fortnightly(case: Case) -> str:
     return "no" if case.updates_late else "yes"
 
 
-def _repeat(seen: int, known: bool) -> list[str]:
-    if not known:
+def _repeat(seen: int) -> list[str]:
+    if seen < 0:
         return []
     return ["first"] if seen == 0 else ["repeat", "became_repeat"] if seen == 1 else ["repeat"]
 
@@ -164,8 +186,8 @@ def facts(case: Case) -> dict[str, Any]:
         "outcome": [case.outcome or "open"] if case.status == "closed" else ["open"],
         "first_contact": [_first_contact(case)],
         "fortnightly": [_fortnightly(case)],
-        "repeat_location": _repeat(case.place_seen or 0, case.place_hash is not None),
-        "repeat_victim": _repeat(case.victim_seen or 0, case.victim_hash is not None),
+        "repeat_location": _repeat(-1 if case.place_seen is None else case.place_seen),
+        "repeat_victim": _repeat(-1 if case.victim_seen is None else case.victim_seen),
         "happened_before": [case.repeated or "not_recorded"],
     }
     if case.by_association:
@@ -182,15 +204,33 @@ def facts(case: Case) -> dict[str, Any]:
             "m": {name: n for name, n in measures.items() if n}}
 
 
+#: Special-category dimensions: the summary stores their values as keyed tokens, so
+#: the table holds no characteristic in clear (a month and area with one case would
+#: otherwise spell out that case's). :func:`untoken` maps them back for reading.
+SENSITIVE_DIMS = frozenset({"characteristic", "association"})
+
+
+def token(dim: str, value: str) -> str:
+    """The stored form of a sensitive dimension's value."""
+    return "t:" + keyed_hash(f"stats\x00value\x00{dim}\x00{value}")[:32]
+
+
+def untoken(dim: str, known: Iterable[str]) -> dict[str, str]:
+    """Stored token to value, for ``dim``'s possible ``known`` values."""
+    return {token(dim, value): value for value in known}
+
+
 def cells(counted: dict[str, Any] | None) -> Counter[Key]:
-    """The summary cells a case's :func:`facts` add up to."""
+    """The summary cells a case's :func:`facts` add up to (as stored: sensitive values
+    as tokens)."""
     out: Counter[Key] = Counter()
     if not counted:
         return out
     month, area = counted["month"], counted["area"]
     for dim, vals in counted["v"].items():
         for value in vals:
-            out[(month, area, dim, value)] += 1
+            stored = token(dim, value) if dim in SENSITIVE_DIMS else value
+            out[(month, area, dim, stored)] += 1
     for name, n in counted["m"].items():
         dim, _, value = name.partition(":")
         out[(month, area, dim, value)] += n
@@ -232,18 +272,43 @@ def _keep_counts(session: Session, _context: UOWTransaction,
     if session.info.get(REBUILDING):
         return
     delta: Counter[Key] = Counter()
+    moved: dict[int, dict[str, Any] | None] = {}
     for obj in (*session.new, *session.dirty):
         if isinstance(obj, Case):
             now = facts(obj)
             if now != obj.counted:
+                if obj.id is not None:
+                    moved[obj.id] = obj.counted
                 delta.update(cells(now))
                 delta.subtract(cells(obj.counted))
                 obj.counted = now
     for obj in session.deleted:
         if isinstance(obj, Case):
             delta.subtract(cells(obj.counted))
+    if moved:
+        _still_as_read(session.connection(), moved)
     if any(delta.values()):
         apply(session.connection(), delta)
+
+
+class StaleCaseError(StaleDataError):
+    """A case's counts changed in another transaction since this one read it: moving
+    them from what was read would count the other change twice. Nothing is written;
+    try again with the case read afresh (the dashboard and the sweep lock the row)."""
+
+
+def _still_as_read(connection: Connection, moved: dict[int, dict[str, Any] | None]) -> None:
+    """On PostgreSQL, lock the changed cases' rows and check their counts are still
+    those read (SQLite's writers take turns for the whole transaction already)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for start in range(0, len(moved), 500):
+        ids = sorted(moved)[start:start + 500]
+        for case_id, counted in connection.execute(
+                select(Case.id, Case.counted).where(Case.id.in_(ids))
+                .order_by(Case.id).with_for_update()):
+            if counted != moved[case_id]:
+                raise StaleCaseError(f"case {case_id} changed in another transaction")
 
 
 #: Set in a session's ``info`` while :func:`rebuild` writes the summary itself.
@@ -275,7 +340,9 @@ def derive_from_timeline(case: Case, events: list[CaseEvent],
             if event.kind == "update_sent":
                 ok = event.at <= due + on_time_grace
             else:
-                ok = any(due - UPDATE_PERIOD <= at <= due + on_time_grace for at in contacts)
+                # As the sweep judged it then: the latest contact recorded before it.
+                last = max((at for at in contacts if at <= event.at), default=None)
+                ok = last is not None and due - UPDATE_PERIOD <= last <= due + on_time_grace
             on_time, late = on_time + ok, late + (not ok)
     case.updates_on_time, case.updates_late = on_time, late
 
@@ -315,14 +382,16 @@ def rebuild(session: Session, progress: Callable[[int, int], None] | None = None
             for case in batch:
                 if from_timelines:
                     derive_from_timeline(case, timelines[case.id], ON_TIME_GRACE)
-                    case.place_hash, case.victim_hash = place_hash(case), victim_hash(case)
-                    case.place_seen = seen_places[case.place_hash] if case.place_hash else 0
-                    case.victim_seen = (seen_victims[case.victim_hash]
-                                        if case.victim_hash else 0)
+                    # As mark_repeats did when each came in, in order.
+                    place, victim = place_hash(case), victim_hash(case)
+                    case.place_seen = -1 if place is None else min(seen_places[place], 2)
+                    case.victim_seen = -1 if victim is None else min(seen_victims[victim], 2)
+                    case.place_hash = None if case.anonymous else place
+                    case.victim_hash = victim
                     if case.place_hash:
                         seen_places[case.place_hash] += 1
-                    if case.victim_hash:
-                        seen_victims[case.victim_hash] += 1
+                    if victim:
+                        seen_victims[victim] += 1
                 now = facts(case)
                 summary.update(cells(now))
                 if now != case.counted:

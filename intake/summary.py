@@ -13,8 +13,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from intake.flow import CHARACTERISTICS
 from intake.models import StatsCount
-from intake.stats import month_of
+from intake.stats import SENSITIVE_DIMS, month_of, untoken
 
 
 def month_range(start: str, end: str) -> list[str]:
@@ -79,6 +80,12 @@ class Summary:
                         if counts[(dim, value)]})
 
 
+def sensitive_values() -> dict[str, str]:
+    """The stored tokens of the sensitive dimensions' values, mapped back."""
+    characteristics = [choice.value for choice in CHARACTERISTICS] + ["not_recorded"]
+    return {**untoken("characteristic", characteristics), **untoken("association", ["yes"])}
+
+
 def read(session: Session, start: str, end: str, area: str | None = None) -> Summary:
     """The summary of the cases reported from ``start`` to ``end`` (months, ``YYYY-MM``),
     in ``area`` or all areas ("" is the cases with no area).
@@ -90,15 +97,20 @@ def read(session: Session, start: str, end: str, area: str | None = None) -> Sum
     where = [StatsCount.month >= start, StatsCount.month <= end]
     if area is not None:
         where.append(StatsCount.area == area)
+    values = sensitive_values()
     for month, dim, value, n in session.execute(
             select(StatsCount.month, StatsCount.dim, StatsCount.value, total).where(*where)
             .group_by(StatsCount.month, StatsCount.dim, StatsCount.value)):
+        if dim in SENSITIVE_DIMS:
+            value = values.get(value, "unknown")
         if n:
             summary.totals[(dim, value)] += n
             summary.by_month.setdefault(month, Counter())[(dim, value)] += n
     for place, dim, value, n in session.execute(
             select(StatsCount.area, StatsCount.dim, StatsCount.value, total).where(*where)
             .group_by(StatsCount.area, StatsCount.dim, StatsCount.value)):
+        if dim in SENSITIVE_DIMS:
+            value = values.get(value, "unknown")
         if n:
             summary.by_area.setdefault(place, Counter())[(dim, value)] += n
     return summary

@@ -146,7 +146,10 @@ def run_due(session: Session, now: datetime, casework: Casework) -> UpdatesRepor
         Case.status == "open", Case.next_update_due_at.is_not(None),
         Case.next_update_due_at <= now + REMIND_BEFORE,
         or_(Case.next_update_due_at <= now, Case.update_reminded_for.is_(None),
-            Case.update_reminded_for != Case.next_update_due_at))))
+            Case.update_reminded_for != Case.next_update_due_at))
+        # Locked while they are worked (PostgreSQL); one an officer is changing right
+        # now is left for the next run rather than overwritten with what was read.
+        .with_for_update(skip_locked=True)))
     if not cases:
         return report
     with session.no_autoflush:

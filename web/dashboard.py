@@ -273,9 +273,7 @@ def acknowledge(reference: str) -> Response:
     case = _case_or_404(reference)
     the = services()
     with transaction(the.sessions) as db:
-        fresh = db.get(Case, case.id)
-        officer = db.get(Officer, current_user.id)
-        assert fresh is not None and officer is not None
+        fresh, officer = _fresh(db, case)
         done = the.casework.acknowledge(db, fresh, officer, the.intake.clock())
     _audit("acknowledge", case)
     flash("Acknowledged." if done else "It was already acknowledged.")
@@ -296,9 +294,7 @@ def write_update(reference: str) -> Response:
         return redirect(url_for("dashboard.case_view", reference=case.reference))
     the = services()
     with transaction(the.sessions) as db:
-        fresh = db.get(Case, case.id)
-        officer = db.get(Officer, current_user.id)
-        assert fresh is not None and officer is not None
+        fresh, officer = _fresh(db, case)
         add_event(db, fresh, "update_written", the.intake.clock(), officer=officer,
                   text=text[:2000])
         due = fresh.next_update_due_at
@@ -373,7 +369,10 @@ def reallocate_case(reference: str) -> Response:
 
 
 def _fresh(db: Any, case: Case) -> tuple[Case, Officer]:
-    fresh = db.get(Case, case.id)
+    """The case as it is now, its row locked until the transaction ends (PostgreSQL), so
+    two actions on one case (a double click, the jobs' sweep) take turns and each sees
+    what the other did."""
+    fresh = db.get(Case, case.id, with_for_update=True)
     officer = db.get(Officer, current_user.id)
     assert fresh is not None and officer is not None
     return fresh, officer

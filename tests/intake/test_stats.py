@@ -18,7 +18,9 @@ from intake import stats
 from intake.cases import create_case, get_case
 from intake.casework import Casework, add_officer, close_case, record_action
 from intake.db import transaction
-from intake.models import Case, StatsCount
+from intake.models import Case, Officer, StatsCount
+from intake.stats import StaleCaseError
+from intake.summary import sensitive_values
 from intake.updates import run_due
 
 ANSWERS = {
@@ -43,9 +45,11 @@ def _summary(session, dim=None):
     if dim:
         query = query.where(StatsCount.dim == dim)
     out: Counter[tuple[str, str, str, str]] = Counter()
+    tokens = sensitive_values()
     for row in session.scalars(query):
         if row.n:
-            out[(row.month, row.area, row.dim, row.value)] = row.n
+            value = tokens[row.value] if row.dim in stats.SENSITIVE_DIMS else row.value
+            out[(row.month, row.area, row.dim, value)] = row.n
     return out
 
 
@@ -129,19 +133,36 @@ def test_casework_moves_the_counts_in_the_same_transaction(sessions, clock):
 def test_repeat_locations_and_victims_match_however_written(sessions, clock):
     with transaction(sessions) as session:
         _case(session, clock())
-        second = _case(session, clock(), place="12 oak street ", contact_details="+44 7700 900123")
+        second = _case(session, clock(), place="12 oak street ",
+                       contact_details="0044 (0)7700 900123 after 6pm")
         third = _case(session, clock(), place="12 OAK ST", role="witness")
         anonymous = _case(session, clock(), anonymous="anonymous", place="12 Oak Street")
+        elsewhere = _case(session, clock(), area="Alvaston", contact_details="a.b@c.example")
+        vague = _case(session, clock(), place="outside my house")
+        other_email = _case(session, clock(), contact_details="A-B@c.example")
+        same_email = _case(session, clock(), contact_details="Email: a.b@C.example.")
         assert (second.place_seen, second.victim_seen) == (1, 1)
-        assert third.place_hash != second.place_hash and third.victim_hash is None
-        assert anonymous.place_seen == 2 and anonymous.victim_hash is None
+        assert third.place_seen == 0 and third.victim_seen == -1 and third.victim_hash is None
+        # An anonymous report is counted as a repeat at the place, but keeps no hash that
+        # could link it to the reporter's other cases.
+        assert anonymous.place_seen == 2 and anonymous.place_hash is None
+        assert anonymous.victim_hash is None and anonymous.victim_seen == -1
+        # The same street in another area is another place; "outside my house" is none.
+        assert elsewhere.place_seen == 0 and elsewhere.victim_seen == 0
+        assert vague.place_seen == -1 and vague.place_hash is None
+        assert other_email.victim_seen == 0 and same_email.victim_seen == 1
     with sessions() as session:
         location = _summary(session, "repeat_location")
-        assert location[("2026-11", "Normanton", "repeat_location", "repeat")] == 2
+        assert location[("2026-11", "Normanton", "repeat_location", "repeat")] == 4
         assert location[("2026-11", "Normanton", "repeat_location", "became_repeat")] == 1
         victim = _summary(session, "repeat_victim")
-        assert victim[("2026-11", "Normanton", "repeat_victim", "repeat")] == 1
-        assert victim[("2026-11", "Normanton", "repeat_victim", "first")] == 1
+        assert victim[("2026-11", "Normanton", "repeat_victim", "repeat")] == 3
+        assert not stats.check(session)
+    with transaction(sessions) as session:
+        stats.rebuild(session)  # as they were found when each came in
+    with sessions() as session:
+        assert _summary(session, "repeat_location") == location
+        assert _summary(session, "repeat_victim") == victim
 
 
 def test_rebuild_recomputes_from_the_timelines(sessions, clock):
@@ -190,12 +211,23 @@ def test_the_counted_facts_are_encrypted_at_rest(tmp_path, data_key, clock):
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as session:
         _case(session, clock(), characteristics=["transgender_identity"])
-    engine.dispose()
     raw = sqlite3.connect(make_url(url).database)
     counted, place_hash = raw.execute("SELECT counted, place_hash FROM cases").fetchone()
+    summary = raw.execute("SELECT dim, value FROM stats_counts").fetchall()
     raw.close()
     assert "transgender" not in counted and "Normanton" not in counted
     assert "Oak" not in place_hash and len(place_hash) == 64
+    # The summary names no characteristic: their values are keyed tokens...
+    assert ("characteristic", "transgender_identity") not in summary
+    assert all("transgender" not in value for _, value in summary)
+    assert any(dim == "characteristic" and value.startswith("t:") for dim, value in summary)
+    # ...which reading maps back.
+    with sessions() as session:
+        from intake import summary as read_summary
+
+        assert read_summary.read(session, "2026-11", "2026-11").values("characteristic") == {
+            "transgender_identity": 1}
+    engine.dispose()
 
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -265,6 +297,30 @@ def test_migration_0006_goes_down_and_up_keeping_cases_and_timelines(db, session
         assert stats.unbuilt(session) == 1
         stats.rebuild(session)
     with sessions() as session:
+        assert _summary(session, "first_contact")[
+            ("2026-11", "Normanton", "first_contact", "within_1_day")] == 1
+        assert not stats.check(session)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_case_changed_meanwhile_is_not_counted_twice(sessions, clock):
+    """Two transactions on one case on PostgreSQL: the one that read it before the other
+    committed is refused (nothing written), not counted on top of the other's change."""
+    with transaction(sessions) as session:
+        officer_id = _officer(session, clock()).id
+        case_id = _case(session, clock()).id
+    stale = sessions()
+    stale_case, stale_officer = stale.get(Case, case_id), stale.get(Officer, officer_id)
+    with transaction(sessions) as session:
+        record_action(session, session.get(Case, case_id), session.get(Officer, officer_id),
+                      "contact", {"method": "phone", "note": "Called"}, clock())
+    with pytest.raises(StaleCaseError):
+        close_case(stale, stale_case, stale_officer, "resolved", "satisfied", None, clock())
+        stale.commit()
+    stale.rollback()
+    stale.close()
+    with sessions() as session:
+        assert _summary(session, "status")[("2026-11", "Normanton", "status", "open")] == 1
         assert _summary(session, "first_contact")[
             ("2026-11", "Normanton", "first_contact", "within_1_day")] == 1
         assert not stats.check(session)
