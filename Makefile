@@ -76,6 +76,7 @@ bench: install-test
 	$(BIN)/python bench/sms_bench.py
 	$(BIN)/python bench/casework_bench.py
 	$(BIN)/python bench/language_bench.py
+	$(BIN)/python bench/monitoring_bench.py
 
 ## Translations: extract marked strings, merge into every catalog, compile .mo files.
 extract: $(VENV)/.installed
