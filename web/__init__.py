@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.engine.url import make_url
 
@@ -153,7 +153,11 @@ def _security_headers(response: Response) -> Response:
     response.headers["Referrer-Policy"] = (
         "same-origin" if request.blueprint in ("dashboard", "trends") else "no-referrer")
     response.headers["X-Frame-Options"] = "DENY"
-    if not request.path.startswith("/static/"):
-        # Only the public figures say otherwise: aggregate, protected, the same for all.
-        response.headers.setdefault("Cache-Control", "no-store")
+    if not request.path.startswith("/static/") and not (
+            # Only the public figures may be kept by caches: aggregate, protected, the
+            # same for all; but never a response to someone signed in (it may carry
+            # their refreshed session cookie).
+            request.blueprint == "figures" and response.status_code == 200
+            and current_app.config["SESSION_COOKIE_NAME"] not in request.cookies):
+        response.headers["Cache-Control"] = "no-store"
     return response

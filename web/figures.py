@@ -146,8 +146,11 @@ def _today(now: datetime) -> date:
 
 
 def _public_url(path: str) -> str:
-    base = current_app.config.get("PUBLIC_URL") or request.url_root
-    return str(base).rstrip("/") + path
+    """The full address of ``path`` from ``HATEREPORT_PUBLIC_URL``; without it, the path
+    alone: never the request's Host header, which anyone can set (it would print their
+    address on our figures and make every PDF a new one to draw)."""
+    base = current_app.config.get("PUBLIC_URL")
+    return str(base).rstrip("/") + path if base else path
 
 
 def _ltr(text: str) -> str:
@@ -295,7 +298,9 @@ def cached_pdf(html: str) -> bytes:
         if document is not None:
             _pdfs.move_to_end(key)
             return document
-    with _drawing:
+    if not _drawing.acquire(timeout=DRAW_WAIT_SECONDS):
+        raise Busy
+    try:
         with _pdfs_lock:
             document = _pdfs.get(key)  # drawn by the request this one waited for
         if document is None:
@@ -304,7 +309,18 @@ def cached_pdf(html: str) -> bytes:
                 _pdfs[key] = document
                 while len(_pdfs) > PDF_CACHE_SIZE:
                     _pdfs.popitem(last=False)
+    finally:
+        _drawing.release()
     return document
+
+
+class Busy(Exception):
+    """Another PDF is being drawn and this request waited long enough."""
+
+
+#: How long a PDF request waits for another to be drawn before it is told to come back
+#: (503), so requests for new PDFs cannot hold every server thread.
+DRAW_WAIT_SECONDS = 5.0
 
 
 @bp.get("/figures/<quarter>.pdf")
@@ -317,7 +333,13 @@ def pdf(quarter: str) -> Response:
     figures = _figures(quarter)
     html = _render(language, quarter=quarter, figures=figures, published=published,
                    pdf=True)
-    document = cached_pdf(html)
+    try:
+        document = cached_pdf(html)
+    except Busy:
+        busy = Response("Busy drawing another PDF: try again in a minute.\n", status=503,
+                        mimetype="text/plain")
+        busy.headers["Retry-After"] = "30"
+        return busy
     response = Response(document, mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
         f"inline; filename=hatereport-figures-{quarter}-{language.code}.pdf")

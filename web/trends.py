@@ -59,7 +59,7 @@ MAX_MONTHS = 240
 #: The quick periods, as ``preset`` values, and their names.
 PRESETS = {"this_quarter": "This quarter", "last_12_months": "Last 12 months",
            "all_time": "All time"}
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
                 "Nov", "Dec")
 

@@ -247,6 +247,8 @@ def test_quick_periods(app, cases):
     ("from=2026-13&to=2026-11", "From must be a month written like 2026-11"),
     ("from=2026-01&to=next%20year", "To must be a month written like 2026-11"),
     ("from=%3Cscript%3E", "From must be a month"),
+    # Digits of other scripts are not months (they would match nothing in the summary).
+    ("from=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%96-01", "From must be a month"),
     ("from=2026-10&to=2026-01", "The period starts after it ends"),
     ("from=2001-01&to=2026-11", "At most 20 years can be shown at once"),
     ("preset=yesterday", "That quick period is not one of the choices"),
