@@ -73,6 +73,8 @@ TABLES: dict[str, tuple[str, str, dict[str, str]]] = {
 }
 
 FEWER_THAN_5 = N_("fewer than 5")
+BUSY = N_("The printable version is being made for someone else. Please try again in a "
+          "minute.")
 NOT_SHOWN = N_("not shown")
 NOT_A_QUARTER = N_("That is not a period we publish figures for. Periods are written like "
                    "2026-Q3 (July to September 2026).")
@@ -336,7 +338,7 @@ def pdf(quarter: str) -> Response:
     try:
         document = cached_pdf(html)
     except Busy:
-        busy = Response("Busy drawing another PDF: try again in a minute.\n", status=503,
+        busy = Response(gettext(language.code, BUSY) + "\n", status=503,
                         mimetype="text/plain")
         busy.headers["Retry-After"] = "30"
         return busy

@@ -52,6 +52,7 @@ def test_a_pdf_request_waits_a_little_then_is_told_to_come_back(app, monkeypatch
     finally:
         figures_module._drawing.release()
     assert busy.status_code == 503 and busy.headers["Retry-After"] == "30"
+    assert "Spróbuj ponownie za minutę" in busy.get_data(as_text=True)  # in their language
     assert busy.headers["Cache-Control"] == "no-store"
     assert app.test_client().get("/figures/2026-Q3.pdf?lang=pl").status_code == 200
 
