@@ -1,9 +1,11 @@
 """Disclosure control for the published quarterly figures.
 
-A count from 1 to 4 is shown as "fewer than 5" (primary suppression). Where a small
-count could still be worked out from the total and the other cells, more cells are
-hidden (secondary suppression); where even that is not enough, the whole table is
-withheld. Areas with few cases are merged before their table is protected.
+A count from 1 to 4 is shown as "fewer than 5" (primary suppression). Where a table has
+such a count, a fixed list of its least informative rows (its *complement*: "other",
+"not recorded" and the like, given by the caller) is hidden too (secondary
+suppression); if a count not shown could still be worked out from what is published,
+the whole table is withheld. Areas with few cases are merged before their table is
+protected.
 
 Two kinds of table:
 
@@ -13,6 +15,15 @@ Two kinds of table:
 
 A table is safe when a reader who knows the method, the exact cells, the total and the
 kind of table still has at least two possible values for every cell not shown.
+
+Every choice the method makes is a function of what it publishes: which cells are
+hidden depends only on which cells are "fewer than 5" and which complement rows are 0
+(both shown), and whether a table is withheld depends only on the table it would
+publish. So a reader who replays the method on every set of counts they think
+possible learns nothing from a published table beyond the published constraints: every
+set of counts that fits them is published the same way. A withheld table tells them
+only that the table it would have published was not safe (docs/figures.md says when
+that can still narrow a count down).
 """
 
 from __future__ import annotations
@@ -115,29 +126,36 @@ def _check(counts: Mapping[str, int], total: int, *, additive: bool) -> None:
         raise ValueError("a multi table's counts must add up to at least its total, none above")
 
 
-def protect(counts: Mapping[str, int], total: int, *, additive: bool) -> Table:
+def protect(
+    counts: Mapping[str, int],
+    total: int,
+    *,
+    additive: bool,
+    complement: Sequence[str] = (),
+) -> Table:
     """Protect one table of counts whose cases number ``total``.
 
-    Counts from 1 to 4 become "fewer than 5". Then, while a hidden count could be
-    worked out, the smallest count still shown (not 0; ties by key) is hidden too.
-    If that never makes the table safe, or the total itself is from 1 to 4, the table
-    is withheld. Raises ``ValueError`` for counts that do not fit the kind of table.
+    Counts from 1 to 4 become "fewer than 5". If any count does, every row named in
+    ``complement`` (the table's least informative rows, fixed per table; names not in
+    ``counts`` are ignored) that is not 0 and not itself "fewer than 5" is hidden, and
+    nothing else. If a count not shown could then still be worked out from the table
+    so published, or the total itself is from 1 to 4, the table is withheld. Which
+    cells are hidden never depends on the size of a count not shown. Raises
+    ``ValueError`` for counts that do not fit the kind of table.
     """
     _check(counts, total, additive=additive)
     if _is_small(total):
         return _withheld(counts)
+    primary = any(_is_small(count) for count in counts.values())
+    hide = set(complement) if primary else set()
     cells = [
-        Cell(key, Shown.FEWER_THAN_5, None) if _is_small(count) else Cell(key, Shown.EXACT, count)
+        Cell(key, Shown.FEWER_THAN_5, None) if _is_small(count)
+        else Cell(key, Shown.HIDDEN, None) if count and key in hide
+        else Cell(key, Shown.EXACT, count)
         for key, count in counts.items()
     ]
-    while not is_safe(cells, total, additive=additive):
-        shown = [
-            index for index, cell in enumerate(cells) if cell.shown is Shown.EXACT and cell.value
-        ]
-        if not shown:
-            return _withheld(counts)
-        index = min(shown, key=lambda index: (counts[cells[index].key], cells[index].key))
-        cells[index] = Cell(cells[index].key, Shown.HIDDEN, None)
+    if not is_safe(cells, total, additive=additive):
+        return _withheld(counts)
     return Table(tuple(cells), withheld=False)
 
 
@@ -148,9 +166,10 @@ def _withheld(counts: Mapping[str, int]) -> Table:
 def merge_small_areas(counts: Mapping[str, int], other_key: str = "other") -> dict[str, int]:
     """Merge areas with 1 to 4 cases into ``other_key``; areas with none are dropped.
 
-    An existing ``other_key`` count joins the merged group. While the group has 1 to 4
-    cases and areas are left, the smallest of them (ties by name) joins it too. The
-    group comes last; the other areas keep their order.
+    An existing ``other_key`` count joins the merged group, which comes last; the other
+    areas keep their order. Nothing more is merged: the group may itself have 1 to 4
+    cases (then it is "fewer than 5" in the table), so which areas are merged depends
+    only on which are small, never on how many cases the group ends up with.
     """
     if any(count < 0 for count in counts.values()):
         raise ValueError("counts cannot be negative")
@@ -163,9 +182,6 @@ def merge_small_areas(counts: Mapping[str, int], other_key: str = "other") -> di
             other += count
         else:
             kept[key] = count
-    while _is_small(other) and kept:
-        smallest = min(kept, key=lambda key: (kept[key], key))
-        other += kept.pop(smallest)
     if other:
         kept[other_key] = other
     return kept

@@ -133,9 +133,20 @@ def _rows(order: Iterable[str], counts: Counter[str]) -> dict[str, int]:
     return rows
 
 
+#: Per table, the least informative rows, hidden alongside any "fewer than 5" in it
+#: (see :func:`intake.disclosure.protect`).
+COMPLEMENTS: dict[str, tuple[str, ...]] = {
+    "characteristics": ("other", "not_sure", "not_recorded"),
+    "behaviours": ("other", "not_recorded"),
+    "areas": (OTHER_AREAS, NO_AREA),
+    "outcomes": ("open",),
+    "fortnightly": ("not_applicable", "not_yet_due"),
+}
+
+
 def _protect(name: str, rows: dict[str, int], total: int, *, additive: bool) -> FigureTable:
     try:
-        table = protect(rows, total, additive=additive)
+        table = protect(rows, total, additive=additive, complement=COMPLEMENTS[name])
     except ValueError:
         # The summary disagrees with itself: publish nothing of this table rather than
         # figures that may not protect anyone (``hatereport stats check`` finds why).
