@@ -5,8 +5,9 @@ A quarter is a calendar quarter of the London months the cases were reported in.
 complete quarters are published: a quarter in progress changes day by day, and two
 versions of it side by side could reveal a small number (a reader would see one case
 arrive). Every table goes through :mod:`intake.disclosure`: counts from 1 to 4 are shown
-as "fewer than 5", more cells are hidden where a small count could be worked out, and
-areas with few cases are counted together. The figures are read from the monitoring
+as "fewer than 5", each table's least informative rows are hidden alongside them, a
+table that would still let a small count be worked out is withheld, and areas with few
+cases are counted together. The figures are read from the monitoring
 summary (``stats_counts``), so their cost follows the number of months, areas and
 values, never the number of cases.
 
@@ -136,15 +137,31 @@ def _rows(order: Iterable[str], counts: Counter[str]) -> dict[str, int]:
 #: Per table, the least informative rows, hidden alongside any "fewer than 5" in it
 #: (see :func:`intake.disclosure.protect`).
 COMPLEMENTS: dict[str, tuple[str, ...]] = {
-    "characteristics": ("other", "not_sure", "not_recorded"),
-    "behaviours": ("other", "not_recorded"),
+    "characteristics": ("other",),
+    "behaviours": ("other",),
     "areas": (OTHER_AREAS, NO_AREA),
     "outcomes": ("open",),
     "fortnightly": ("not_applicable", "not_yet_due"),
 }
 
 
-def _protect(name: str, rows: dict[str, int], total: int, *, additive: bool) -> FigureTable:
+#: Rows a report is in only when it is in no other row of its table ("Not sure" is a
+#: choice of its own; "not recorded" means none was given).
+EXCLUSIVE = frozenset({"not_sure", "not_recorded"})
+
+
+def _reasons(labels: Iterable[str], counts: Counter[str], total: int
+             ) -> tuple[dict[str, int], int]:
+    """A multi table's rows and the total it is protected against: the reasons
+    themselves, over the reports that gave at least one. The exclusive rows are not
+    published: with them, a reader could work out how many reports gave some reason and
+    from that a small count (8 reports, 5 with none, so "race: fewer than 5" is 3)."""
+    rows = {key: n for key, n in _rows(labels, counts).items() if key not in EXCLUSIVE}
+    return rows, total - sum(counts.get(key, 0) for key in EXCLUSIVE)
+
+
+def _protect(name: str, rows: dict[str, int], total: int, *, additive: bool = False
+             ) -> FigureTable:
     try:
         table = protect(rows, total, additive=additive, complement=COMPLEMENTS[name])
     except ValueError:
@@ -168,11 +185,10 @@ def quarterly(session: Session, quarter: str) -> Figures:
         if key in areas:
             area_rows[key] = areas[key]
     tables = (
-        _protect("characteristics",
-                 _rows(CHARACTERISTIC_LABELS, summary.values("characteristic")), total,
-                 additive=False),
-        _protect("behaviours", _rows(BEHAVIOUR_LABELS, summary.values("behaviour")), total,
-                 additive=False),
+        _protect("characteristics", *_reasons(
+            CHARACTERISTIC_LABELS, summary.values("characteristic"), total)),
+        _protect("behaviours", *_reasons(
+            BEHAVIOUR_LABELS, summary.values("behaviour"), total)),
         _protect("areas", area_rows, total, additive=True),
         _protect("outcomes", _rows(OUTCOME_LABELS, summary.values("outcome")), total,
                  additive=True),
