@@ -4,13 +4,11 @@ on the timeline; reasons stored in clear by older versions are sealed by the mig
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import select, text
 
 from intake.cases import case_to_dict, create_case, open_case_for_identity
 from intake.casework import add_officer
-from intake.db import MIGRATIONS_DIR, migrate, transaction
+from intake.db import migrate, transaction
 from intake.models import Case, CaseEvent
 from intake.outbox import identity_hash
 from tests.casework.helpers import (
@@ -66,14 +64,6 @@ def test_a_reallocation_reason_and_officers_notes_are_encrypted_and_shown(app, t
         assert words.encode() not in raw, words
 
 
-def _alembic(engine, revision: str, down: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_the_migration_seals_old_reasons_and_trusts_no_typed_mobile(db, sessions, clock):
     """A database written by 0.1 (the reason in the event's data; no hash of the mobile
     given for texts) is brought up to date on upgrade: the reasons sealed, and no mobile
@@ -101,8 +91,8 @@ def test_the_migration_seals_old_reasons_and_trusts_no_typed_mobile(db, sessions
     mobile = identity_hash("sms", "+447700900456")
     with sessions() as session:
         assert open_case_for_identity(session, mobile) is None
-    _alembic(db, "0003", down=True)
-    _alembic(db, "head")
+    migrate(db, "0003", down=True)
+    migrate(db)
     migrate(db)  # and again: nothing more to do
     with sessions() as session:
         found = session.scalar(select(Case).where(Case.reference == reference))

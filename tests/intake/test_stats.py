@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from intake import stats
 from intake.cases import create_case, get_case
 from intake.casework import Casework, add_officer, close_case, record_action
-from intake.db import transaction
+from intake.db import migrate, transaction
 from intake.models import Case, Officer, StatsCount
 from intake.stats import StaleCaseError
 from intake.summary import sensitive_values
@@ -259,19 +259,6 @@ def test_simultaneous_reports_all_count(sessions, clock):
         assert not stats.check(session)
 
 
-def _alembic(engine, revision: str, down: bool = False) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    from intake.db import MIGRATIONS_DIR
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
 def test_migration_0006_goes_down_and_up_keeping_cases_and_timelines(db, sessions, clock):
     """Down to 0005 and back keeps every case and its timeline (the columns are dropped
     in place, not by copying the table), and a rebuild then counts them all again."""
@@ -285,8 +272,8 @@ def test_migration_0006_goes_down_and_up_keeping_cases_and_timelines(db, session
         case = _case(session, clock())
         record_action(session, case, officer, "contact", {"method": "phone", "note": "Hi"},
                       clock() + timedelta(hours=3))
-    _alembic(db, "0005", down=True)
-    _alembic(db, "head")
+    migrate(db, "0005", down=True)
+    migrate(db)
     with db.connect() as connection:
         from alembic.autogenerate import compare_metadata
 
