@@ -285,8 +285,9 @@ class StaticFetcher(URLFetcher):  # type: ignore[misc]  # weasyprint is untyped
 
 def render_pdf(html: str) -> bytes:
     """An HTML page of this app as a PDF (A4 from the stylesheet's ``@page``)."""
-    fetcher = StaticFetcher(str(current_app.static_folder),
-                            current_app.static_url_path or "/static")
+    # The static files' URL as the page links them: under the app's own path prefix
+    # (SCRIPT_NAME) when it is served below the site's root.
+    fetcher = StaticFetcher(str(current_app.static_folder), url_for("static", filename=""))
     document: bytes = HTML(string=html, base_url=request.url_root,
                            url_fetcher=fetcher).write_pdf()
     return document

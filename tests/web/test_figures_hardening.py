@@ -69,3 +69,11 @@ def test_only_anonymous_visitors_get_publicly_cacheable_figures(app):
     assert missing.headers["Cache-Control"] == "no-store"
     # Every other page still says no-store, whatever it set itself.
     assert app.test_client().get("/").headers["Cache-Control"] == "no-store"
+
+
+def test_the_pdf_is_drawn_when_the_app_is_served_below_the_root(app):
+    """Behind a proxy at /hr/ the page links /hr/static/figures.css: the PDF still finds
+    it on disk (and nothing else)."""
+    client = app.test_client()
+    response = client.get("/figures/2026-Q3.pdf?lang=cs", base_url="http://localhost/hr/")
+    assert response.status_code == 200 and response.data.startswith(b"%PDF")
