@@ -145,6 +145,22 @@ def alert_channel(officer: Officer) -> str:
     return officer.alerts if officer.alerts == "email" or address else "email"
 
 
+def officer_message(officer: Officer, subject: str, text: str
+                    ) -> tuple[str, str, dict[str, Any]]:
+    """The channel, address and outbox payload of a message to a member of staff on
+    their alert channel (:func:`alert_channel`)."""
+    channel = alert_channel(officer)
+    address = {"sms": officer.phone, "telegram": officer.telegram_chat,
+               "email": officer.email}[channel]
+    assert address is not None  # alert_channel falls back to email without one
+    payload: dict[str, Any] = {"text": text}
+    if channel == "email":
+        payload["subject"] = subject
+    elif channel == "telegram":
+        payload["method"] = "sendMessage"
+    return channel, address, payload
+
+
 def alert_channels_wanted(session: Session) -> set[str]:
     """The channels active officers and managers are alerted on."""
     return {alert_channel(officer) for officer in session.scalars(
@@ -216,19 +232,8 @@ class Casework:
         its :class:`~intake.outbox.Batch`."""
         urgency = "URGENT. " if case.urgent else ""
         subject = f"hatereport: {urgency}{ALERT_WORDS[kind]} {case.reference}"
-        text = f"{subject}\n{self.link(case)}"
-        channel, address = officer.alerts, None
-        if channel == "sms":
-            address = officer.phone
-        elif channel == "telegram":
-            address = officer.telegram_chat
-        if not address:
-            channel, address = "email", officer.email
-        payload: dict[str, Any] = {"text": text}
-        if channel == "email":
-            payload["subject"] = subject
-        elif channel == "telegram":
-            payload["method"] = "sendMessage"
+        channel, address, payload = officer_message(
+            officer, subject, f"{subject}\n{self.link(case)}")
         queued = enqueue(session, channel, address, payload, "alert", now,
                          idempotency_key=f"alert:{key}", batch=batch)
         if queued is not None:

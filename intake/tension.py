@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from intake.casework import alert_channel, manager_order
+from intake.casework import manager_order, officer_message
 from intake.models import Case, Officer, OutboxMessage
 from intake.outbox import enqueue
 from intake.quiet import LONDON, UTC
@@ -254,14 +254,6 @@ def recently_alerted(session: Session, now: datetime, settings: TensionSettings
     return {_area_of_key(key) for key in keys if key}
 
 
-def _address(officer: Officer) -> tuple[str, str]:
-    """The channel and address of an officer's alerts (email when their chosen
-    channel's address is missing, as ``Casework.alert`` does)."""
-    channel = alert_channel(officer)
-    address = {"sms": officer.phone, "telegram": officer.telegram_chat}.get(channel)
-    return (channel, address) if address else ("email", officer.email)
-
-
 def check(session: Session, now: datetime, settings: TensionSettings,
           link_base: str | None) -> list[AreaAssessment]:
     """Alert every active manager about each elevated area not alerted on within the
@@ -291,12 +283,7 @@ def check(session: Session, now: datetime, settings: TensionSettings,
         subject, text = alert_text(figures, settings, link_base)
         queued = 0
         for manager in managers:
-            channel, address = _address(manager)
-            payload: dict[str, Any] = {"text": text}
-            if channel == "email":
-                payload["subject"] = subject
-            elif channel == "telegram":
-                payload["method"] = "sendMessage"
+            channel, address, payload = officer_message(manager, subject, text)
             key = f"{KEY_PREFIX}{figures.area}:{today}:{manager.id}"
             if enqueue(session, channel, address, payload, "alert", now,
                        idempotency_key=key) is not None:
